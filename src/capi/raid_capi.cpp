@@ -1,0 +1,380 @@
+// raid_capi.cpp: the C ABI of raid_capi.h over the C++ core.
+//
+// Vocabulary:
+//   guard     every status-returning function runs its body inside Guard(),
+//             which catches every exception and turns it into a status code
+//             plus a NUL-terminated message in the caller's raid_error:
+//               raid::InvalidArgument -> RAID_INVALID_ARGUMENT
+//               raid::DataError       -> RAID_DATA_ERROR
+//               raid::LimitExceeded   -> RAID_LIMIT_EXCEEDED
+//               std::bad_alloc        -> RAID_OUT_OF_MEMORY
+//               raid::Interrupted     -> RAID_INTERRUPTED
+//               anything else         -> RAID_INTERNAL
+//   accessor  a function returning a pointer into an object; it never throws
+//             and returns NULL for a NULL or unusable object
+//
+// Pattern after faiss's c_api (catch at the boundary, code + message out).
+#include "raid_capi.h"
+
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <memory>
+#include <new>
+#include <string>
+
+#include "../core/common.h"
+#include "../core/data/dataset.h"
+#include "../core/data/synthetic.h"
+#include "../core/eval/ranking.h"
+#include "../core/train/mf.h"
+
+struct raid_dataset {
+    raid::Dataset impl;
+};
+
+struct raid_trainer {
+    std::unique_ptr<raid::MfTrainer> impl;
+};
+
+struct raid_synthetic {
+    raid::SyntheticData impl;
+};
+
+namespace {
+
+// Stores a code and "prefix message" in err (which may be NULL); returns the code.
+raid_status SetError(raid_error* err, raid_status code, const char* message,
+                     const char* prefix = "") noexcept {
+    if (err != nullptr) {
+        err->code = code;
+        std::snprintf(err->message, RAID_ERROR_MESSAGE_SIZE, "%s%s", prefix,
+                      message != nullptr ? message : "");
+    }
+    return code;
+}
+
+// Runs body, mapping every exception to a status code and message.
+template <typename Body>
+raid_status Guard(raid_error* err, Body&& body) noexcept {
+    try {
+        body();
+        return SetError(err, RAID_OK, "");
+    } catch (const raid::InvalidArgument& e) {
+        return SetError(err, RAID_INVALID_ARGUMENT, e.what());
+    } catch (const raid::DataError& e) {
+        return SetError(err, RAID_DATA_ERROR, e.what());
+    } catch (const raid::LimitExceeded& e) {
+        return SetError(err, RAID_LIMIT_EXCEEDED, e.what());
+    } catch (const raid::Interrupted& e) {
+        return SetError(err, RAID_INTERRUPTED, e.what());
+    } catch (const std::bad_alloc&) {
+        return SetError(err, RAID_OUT_OF_MEMORY, "out of memory");
+    } catch (const std::exception& e) {
+        return SetError(err, RAID_INTERNAL, e.what(), "internal error: ");
+    } catch (...) {
+        return SetError(err, RAID_INTERNAL, "internal error: unknown exception");
+    }
+}
+
+// Throws InvalidArgument if p is NULL.
+void Require(const void* p, const char* what) {
+    if (p == nullptr) throw raid::InvalidArgument(std::string(what) + " must not be null");
+}
+
+// Throws InvalidArgument unless the dataset exists and is finalized.
+const raid::Dataset& FinalizedDataset(const raid_dataset* ds) {
+    Require(ds, "dataset");
+    if (!ds->impl.finalized()) throw raid::InvalidArgument("dataset is not finalized");
+    return ds->impl;
+}
+
+// Converts C MF options to core options.
+raid::MfOptions ToCore(const raid_mf_options& o) {
+    raid::MfOptions c;
+    c.dim = o.dim;
+    c.epochs = o.epochs;
+    c.lr = o.lr;
+    c.negatives = o.negatives;
+    c.l2 = o.l2;
+    c.init_std = o.init_std;
+    c.seed = o.seed;
+    c.threads = o.threads;
+    c.chunk = o.chunk;
+    return c;
+}
+
+// Converts C synthetic options to core options.
+raid::SyntheticOptions ToCore(const raid_synthetic_options& o) {
+    raid::SyntheticOptions c;
+    c.n_users = o.n_users;
+    c.n_items = o.n_items;
+    c.interactions_per_user = o.interactions_per_user;
+    c.classes = o.classes;
+    c.signal = o.signal;
+    c.seed = o.seed;
+    c.threads = o.threads;
+    return c;
+}
+
+// Copies core evaluation metrics to the C struct.
+void ToC(const raid::RankingMetrics& m, raid_eval_result* out) {
+    out->users = m.users;
+    out->ndcg_at_10 = m.ndcg_at_10;
+    out->hr_at_10 = m.hr_at_10;
+}
+
+}  // namespace
+
+extern "C" {
+
+// Clears an error to RAID_OK and an empty message.
+void raid_error_clear(raid_error* err) {
+    if (err == nullptr) return;
+    err->code = RAID_OK;
+    err->message[0] = '\0';
+}
+
+/* ---------------------------------------------------------------- dataset */
+
+// Returns a new empty dataset, or NULL with err set.
+raid_dataset* raid_dataset_create(raid_error* err) {
+    raid_dataset* ds = nullptr;
+    Guard(err, [&] { ds = new raid_dataset(); });
+    return ds;
+}
+
+// Appends n pairs.
+raid_status raid_dataset_append(raid_dataset* ds, const int64_t* users, const int64_t* items,
+                                size_t n, raid_error* err) {
+    return Guard(err, [&] {
+        Require(ds, "dataset");
+        ds->impl.Append(users, items, n);
+    });
+}
+
+// Remaps, collapses, builds CSR and the leave-one-out split.
+raid_status raid_dataset_finalize(raid_dataset* ds, int holdout, uint64_t seed, raid_error* err) {
+    return Guard(err, [&] {
+        Require(ds, "dataset");
+        ds->impl.Finalize(holdout != 0, seed);
+    });
+}
+
+// Reports the dataset's counts.
+raid_status raid_dataset_get_info(const raid_dataset* ds, raid_dataset_info* info,
+                                  raid_error* err) {
+    return Guard(err, [&] {
+        Require(info, "info");
+        const raid::Dataset& d = FinalizedDataset(ds);
+        info->n_users = d.n_users();
+        info->n_items = d.n_items();
+        info->n_pairs = d.n_pairs();
+        info->n_interactions = d.n_interactions();
+        info->n_train = d.n_train();
+        info->n_heldout = d.n_heldout();
+    });
+}
+
+// Dense user index -> id, or NULL.
+const int64_t* raid_dataset_user_ids(const raid_dataset* ds) {
+    return ds != nullptr && ds->impl.finalized() ? ds->impl.user_ids().data() : nullptr;
+}
+
+// Dense item index -> id, or NULL.
+const int64_t* raid_dataset_item_ids(const raid_dataset* ds) {
+    return ds != nullptr && ds->impl.finalized() ? ds->impl.item_ids().data() : nullptr;
+}
+
+// Training CSR row pointers, or NULL.
+const int64_t* raid_dataset_train_indptr(const raid_dataset* ds) {
+    return ds != nullptr && ds->impl.finalized() ? ds->impl.train_indptr().data() : nullptr;
+}
+
+// Training CSR item indices, or NULL.
+const int32_t* raid_dataset_train_indices(const raid_dataset* ds) {
+    return ds != nullptr && ds->impl.finalized() ? ds->impl.train_indices().data() : nullptr;
+}
+
+// Held-out item per user (-1 for none), or NULL.
+const int32_t* raid_dataset_heldout(const raid_dataset* ds) {
+    return ds != nullptr && ds->impl.finalized() ? ds->impl.heldout().data() : nullptr;
+}
+
+// Frees a dataset (NULL is fine).
+void raid_dataset_free(raid_dataset* ds) { delete ds; }
+
+/* ---------------------------------------------------------------- trainer */
+
+// Fills the documented defaults.
+void raid_mf_options_default(raid_mf_options* opts) {
+    if (opts == nullptr) return;
+    const raid::MfOptions d;
+    opts->dim = d.dim;
+    opts->epochs = d.epochs;
+    opts->lr = d.lr;
+    opts->negatives = d.negatives;
+    opts->l2 = d.l2;
+    opts->init_std = d.init_std;
+    opts->seed = d.seed;
+    opts->threads = d.threads;
+    opts->chunk = d.chunk;
+}
+
+// Checks every field; the message names the first bad one.
+raid_status raid_mf_options_validate(const raid_mf_options* opts, raid_error* err) {
+    return Guard(err, [&] {
+        Require(opts, "options");
+        ToCore(*opts).Validate();
+    });
+}
+
+// Creates a trainer on a finalized dataset, or NULL with err set.
+raid_trainer* raid_mf_create(const raid_dataset* ds, const raid_mf_options* opts, raid_error* err) {
+    raid_trainer* tr = nullptr;
+    Guard(err, [&] {
+        Require(opts, "options");
+        const raid::Dataset& d = FinalizedDataset(ds);
+        auto holder = std::make_unique<raid_trainer>();
+        holder->impl = std::make_unique<raid::MfTrainer>(d, ToCore(*opts));
+        tr = holder.release();
+    });
+    return tr;
+}
+
+// Runs one chunk of training and reports progress.
+raid_status raid_mf_step(raid_trainer* tr, raid_progress* progress, int* done, raid_error* err) {
+    return Guard(err, [&] {
+        Require(tr, "trainer");
+        Require(tr->impl.get(), "trainer");
+        raid::MfProgress p;
+        const bool finished = tr->impl->Step(&p);
+        if (done != nullptr) *done = finished ? 1 : 0;
+        if (progress != nullptr) {
+            progress->epoch = p.epoch;
+            progress->epochs = p.epochs;
+            progress->fraction = p.fraction;
+            progress->epoch_finished = p.epoch_finished ? 1 : 0;
+            progress->loss = p.loss;
+            progress->epoch_seconds = p.epoch_seconds;
+        }
+    });
+}
+
+// User embeddings (n_users x dim), or NULL.
+const float* raid_mf_user_embeddings(const raid_trainer* tr) {
+    return tr != nullptr && tr->impl ? tr->impl->user_embeddings().data() : nullptr;
+}
+
+// Item embeddings (n_items x dim), or NULL.
+const float* raid_mf_item_embeddings(const raid_trainer* tr) {
+    return tr != nullptr && tr->impl ? tr->impl->item_embeddings().data() : nullptr;
+}
+
+// Frees a trainer (NULL is fine).
+void raid_mf_free(raid_trainer* tr) { delete tr; }
+
+/* ------------------------------------------------------------- evaluation */
+
+// Leave-one-out full-ranking NDCG@10 / HR@10 of U and V.
+raid_status raid_evaluate(const raid_dataset* ds, const float* U, const float* V, int32_t dim,
+                          int32_t threads, raid_eval_result* out, raid_error* err) {
+    return Guard(err, [&] {
+        Require(out, "result");
+        const raid::Dataset& d = FinalizedDataset(ds);
+        ToC(raid::EvaluateRanking(d, U, V, dim, threads), out);
+    });
+}
+
+// The same protocol for the popularity baseline.
+raid_status raid_evaluate_popularity(const raid_dataset* ds, int32_t threads, raid_eval_result* out,
+                                     raid_error* err) {
+    return Guard(err, [&] {
+        Require(out, "result");
+        const raid::Dataset& d = FinalizedDataset(ds);
+        ToC(raid::EvaluatePopularity(d, threads), out);
+    });
+}
+
+/* ------------------------------------------------------------------ top-k */
+
+// Best min(k, eligible) items by <user, item>, best first.
+raid_status raid_topk(const float* user, const float* items, int64_t n_items, int32_t dim,
+                      const uint8_t* exclude, int32_t k, int64_t* out_index, float* out_score,
+                      int32_t* n_out, raid_error* err) {
+    return Guard(err, [&] {
+        Require(n_out, "n_out");
+        *n_out = 0;
+        if (k > 0) {
+            Require(out_index, "out_index");
+            Require(out_score, "out_score");
+        }
+        const raid::TopKResult r = raid::TopK(user, items, n_items, dim, exclude, k);
+        const size_t n = r.index.size();
+        if (n > 0) {
+            std::memcpy(out_index, r.index.data(), n * sizeof(int64_t));
+            std::memcpy(out_score, r.score.data(), n * sizeof(float));
+        }
+        *n_out = static_cast<int32_t>(n);
+    });
+}
+
+/* -------------------------------------------------------------- synthetic */
+
+// Fills the documented defaults.
+void raid_synthetic_options_default(raid_synthetic_options* opts) {
+    if (opts == nullptr) return;
+    const raid::SyntheticOptions d;
+    opts->n_users = d.n_users;
+    opts->n_items = d.n_items;
+    opts->interactions_per_user = d.interactions_per_user;
+    opts->classes = d.classes;
+    opts->signal = d.signal;
+    opts->seed = d.seed;
+    opts->threads = d.threads;
+}
+
+// Checks every field; the message names the first bad one.
+raid_status raid_synthetic_options_validate(const raid_synthetic_options* opts, raid_error* err) {
+    return Guard(err, [&] {
+        Require(opts, "options");
+        ToCore(*opts).Validate();
+    });
+}
+
+// Generates synthetic data, or NULL with err set.
+raid_synthetic* raid_synthetic_generate(const raid_synthetic_options* opts, raid_error* err) {
+    raid_synthetic* s = nullptr;
+    Guard(err, [&] {
+        Require(opts, "options");
+        auto holder = std::make_unique<raid_synthetic>();
+        holder->impl = raid::GenerateSynthetic(ToCore(*opts));
+        s = holder.release();
+    });
+    return s;
+}
+
+// Number of generated interactions (0 for NULL).
+int64_t raid_synthetic_n_interactions(const raid_synthetic* s) {
+    return s != nullptr ? static_cast<int64_t>(s->impl.users.size()) : 0;
+}
+
+// Interaction user ids, or NULL.
+const int64_t* raid_synthetic_interaction_users(const raid_synthetic* s) {
+    return s != nullptr ? s->impl.users.data() : nullptr;
+}
+
+// Interaction item ids, or NULL.
+const int64_t* raid_synthetic_interaction_items(const raid_synthetic* s) {
+    return s != nullptr ? s->impl.items.data() : nullptr;
+}
+
+// Class of each user (n_users entries), or NULL.
+const int32_t* raid_synthetic_user_classes(const raid_synthetic* s) {
+    return s != nullptr ? s->impl.classes.data() : nullptr;
+}
+
+// Frees synthetic data (NULL is fine).
+void raid_synthetic_free(raid_synthetic* s) { delete s; }
+
+}  // extern "C"

@@ -1,0 +1,241 @@
+/*
+ * raid_capi.h: the C ABI over raid's C++ core.
+ *
+ * This is the only interface the PostgreSQL glue (src/pg) uses.  It speaks in
+ * plain arrays, sizes and status codes.  Every function catches every C++
+ * exception (including std::bad_alloc) and reports it as a status code plus a
+ * message in a caller-owned raid_error; nothing ever throws across this ABI.
+ *
+ * Vocabulary:
+ *   id       an arbitrary int64 user or item identifier from the source table
+ *   index    a dense 0-based position assigned by the dataset (ids sorted
+ *            ascending, so index order equals id order)
+ *   dataset  the interactions after id remapping and duplicate collapsing,
+ *            split into training pairs and (optionally) one held-out item per
+ *            user (leave-one-out)
+ *   trainer  a matrix-factorisation model being trained on a dataset
+ *
+ * Threads: functions that take a `threads` count run OpenMP regions with that
+ * many threads (0 = OpenMP's default).  Call them only from a thread that
+ * may start threads (never from the postmaster).
+ */
+#ifndef RAID_CAPI_H
+#define RAID_CAPI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Status codes; the glue maps each to a SQLSTATE. */
+typedef enum raid_status
+{
+	RAID_OK = 0,
+	RAID_INVALID_ARGUMENT = 1,	/* bad option or argument: 22023 */
+	RAID_DATA_ERROR = 2,		/* input data unusable: 22000 */
+	RAID_LIMIT_EXCEEDED = 3,	/* a size limit: 54000 */
+	RAID_OUT_OF_MEMORY = 4,		/* allocation failed: 53200 */
+	RAID_INTERRUPTED = 5,		/* stopped by a cancellation check */
+	RAID_INTERNAL = 6			/* a bug: XX000 */
+} raid_status;
+
+#define RAID_ERROR_MESSAGE_SIZE 512
+
+typedef struct raid_error
+{
+	raid_status code;
+	char		message[RAID_ERROR_MESSAGE_SIZE];	/* NUL-terminated */
+} raid_error;
+
+/* Clears an error to RAID_OK and an empty message. */
+void		raid_error_clear(raid_error *err);
+
+/* ------------------------------------------------------------------------
+ * Dataset: (user id, item id) pairs -> dense CSR with a leave-one-out split
+ * ------------------------------------------------------------------------ */
+
+typedef struct raid_dataset raid_dataset;
+
+typedef struct raid_dataset_info
+{
+	int64_t		n_users;		/* distinct users */
+	int64_t		n_items;		/* distinct items */
+	int64_t		n_pairs;		/* pairs appended (before collapsing duplicates) */
+	int64_t		n_interactions; /* distinct (user, item) pairs */
+	int64_t		n_train;		/* training pairs (n_interactions - n_heldout) */
+	int64_t		n_heldout;		/* users with a held-out item */
+} raid_dataset_info;
+
+/* Returns a new empty dataset, or NULL with err set. */
+raid_dataset *raid_dataset_create(raid_error *err);
+
+/* Appends n pairs (users[i], items[i]); may be called many times. */
+raid_status raid_dataset_append(raid_dataset *ds, const int64_t *users,
+								const int64_t *items, size_t n,
+								raid_error *err);
+
+/*
+ * Remaps ids densely (sorted ascending), collapses duplicates, builds the
+ * per-user sorted item lists and, if holdout != 0, holds out one item chosen
+ * uniformly at random (by seed) for every user with >= 2 interactions.
+ * No pairs at all is RAID_DATA_ERROR.  Must be called once before use.
+ */
+raid_status raid_dataset_finalize(raid_dataset *ds, int holdout, uint64_t seed,
+								  raid_error *err);
+
+raid_status raid_dataset_get_info(const raid_dataset *ds,
+								  raid_dataset_info *info, raid_error *err);
+
+/* Dense index -> original id arrays (n_users / n_items long, ascending). */
+const int64_t *raid_dataset_user_ids(const raid_dataset *ds);
+const int64_t *raid_dataset_item_ids(const raid_dataset *ds);
+
+/*
+ * Training pairs as CSR: the items (dense indices, ascending) of user u are
+ * indices[indptr[u] .. indptr[u+1]).  indptr has n_users + 1 entries.
+ */
+const int64_t *raid_dataset_train_indptr(const raid_dataset *ds);
+const int32_t *raid_dataset_train_indices(const raid_dataset *ds);
+
+/* Held-out item index of user u, or -1 (n_users entries). */
+const int32_t *raid_dataset_heldout(const raid_dataset *ds);
+
+void		raid_dataset_free(raid_dataset *ds);
+
+/* ------------------------------------------------------------------------
+ * Matrix factorisation trainer
+ * ------------------------------------------------------------------------ */
+
+typedef struct raid_mf_options
+{
+	int32_t		dim;			/* embedding dimension, default 64, 1..1024 */
+	int32_t		epochs;			/* passes over the training pairs, default 30 */
+	double		lr;				/* learning rate, > 0 */
+	int32_t		negatives;		/* sampled negatives per positive, 0..1000 */
+	double		l2;				/* L2 penalty, >= 0 */
+	double		init_std;		/* std. deviation of the initial weights, > 0 */
+	uint64_t	seed;			/* every random choice derives from it */
+	int32_t		threads;		/* OpenMP threads, 0 = default */
+	int64_t		chunk;			/* positives per step() call, > 0 */
+} raid_mf_options;
+
+/* Fills the documented defaults. */
+void		raid_mf_options_default(raid_mf_options *opts);
+
+/* Checks every field; the message names the first bad one. */
+raid_status raid_mf_options_validate(const raid_mf_options *opts,
+									 raid_error *err);
+
+typedef struct raid_progress
+{
+	int32_t		epoch;			/* epochs completed so far */
+	int32_t		epochs;			/* total epochs */
+	double		fraction;		/* work done, 0..1 */
+	int32_t		epoch_finished; /* 1 if this step completed an epoch */
+	double		loss;			/* mean loss of the last completed epoch */
+	double		epoch_seconds;	/* wall time of the last completed epoch */
+} raid_progress;
+
+typedef struct raid_trainer raid_trainer;
+
+/*
+ * Creates a trainer on a finalized dataset (which must outlive it) and
+ * initialises the embeddings from the seed.  NULL with err set on failure.
+ */
+raid_trainer *raid_mf_create(const raid_dataset *ds,
+							 const raid_mf_options *opts, raid_error *err);
+
+/*
+ * Runs one chunk of work (at most opts.chunk positives) and reports progress.
+ * Sets *done = 1 once every epoch has run.  The caller checks for
+ * cancellation between calls.  A non-finite loss is RAID_DATA_ERROR.
+ */
+raid_status raid_mf_step(raid_trainer *tr, raid_progress *progress, int *done,
+						 raid_error *err);
+
+/* Row-major n_users x dim and n_items x dim embeddings (dataset order). */
+const float *raid_mf_user_embeddings(const raid_trainer *tr);
+const float *raid_mf_item_embeddings(const raid_trainer *tr);
+
+void		raid_mf_free(raid_trainer *tr);
+
+/* ------------------------------------------------------------------------
+ * Evaluation (leave-one-out, full ranking)
+ * ------------------------------------------------------------------------ */
+
+typedef struct raid_eval_result
+{
+	int64_t		users;			/* users evaluated (with a held-out item) */
+	double		ndcg_at_10;
+	double		hr_at_10;
+} raid_eval_result;
+
+/*
+ * Ranks, for every user with a held-out item, all items the user did not
+ * train on by <u, v>; ties are counted as the expected value under random
+ * tie-breaking.  U is n_users x dim, V is n_items x dim, row-major.
+ */
+raid_status raid_evaluate(const raid_dataset *ds, const float *U,
+						  const float *V, int32_t dim, int32_t threads,
+						  raid_eval_result *out, raid_error *err);
+
+/* The same protocol with items scored by their training popularity. */
+raid_status raid_evaluate_popularity(const raid_dataset *ds, int32_t threads,
+									 raid_eval_result *out, raid_error *err);
+
+/* ------------------------------------------------------------------------
+ * Top-k scoring for serving
+ * ------------------------------------------------------------------------ */
+
+/*
+ * Scores n_items rows of `items` (n_items x dim) against `user` (dim), skips
+ * rows with exclude[j] != 0 (exclude may be NULL), and writes the best
+ * min(k, eligible) rows into out_index / out_score, best first, ties broken
+ * by lower row index.  *n_out receives the count.
+ */
+raid_status raid_topk(const float *user, const float *items, int64_t n_items,
+					  int32_t dim, const uint8_t *exclude, int32_t k,
+					  int64_t *out_index, float *out_score, int32_t *n_out,
+					  raid_error *err);
+
+/* ------------------------------------------------------------------------
+ * Synthetic data with a planted categorical attribute
+ * ------------------------------------------------------------------------ */
+
+typedef struct raid_synthetic_options
+{
+	int64_t		n_users;		/* >= 2 */
+	int64_t		n_items;		/* >= 2 */
+	int32_t		interactions_per_user;	/* mean, >= 1, < n_items */
+	int32_t		classes;		/* attribute classes, 2..64 */
+	double		signal;			/* strength of the attribute's effect, >= 0 */
+	uint64_t	seed;
+	int32_t		threads;
+} raid_synthetic_options;
+
+void		raid_synthetic_options_default(raid_synthetic_options *opts);
+raid_status raid_synthetic_options_validate(const raid_synthetic_options *opts,
+											raid_error *err);
+
+typedef struct raid_synthetic raid_synthetic;
+
+/*
+ * Generates users 1..n_users, each with a class in 0..classes-1, and their
+ * distinct items (ids 1..n_items).  Deterministic for a seed regardless of
+ * threads.
+ */
+raid_synthetic *raid_synthetic_generate(const raid_synthetic_options *opts,
+										raid_error *err);
+int64_t		raid_synthetic_n_interactions(const raid_synthetic *s);
+const int64_t *raid_synthetic_interaction_users(const raid_synthetic *s);
+const int64_t *raid_synthetic_interaction_items(const raid_synthetic *s);
+const int32_t *raid_synthetic_user_classes(const raid_synthetic *s);	/* n_users */
+void		raid_synthetic_free(raid_synthetic *s);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif							/* RAID_CAPI_H */

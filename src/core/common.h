@@ -1,0 +1,212 @@
+// common.h: shared vocabulary of raid's C++ core.
+//
+// Vocabulary:
+//   typed exception  every error the core reports derives from std::runtime_error
+//                    and has one of four types; the C ABI (src/capi) maps each
+//                    type to a status code and the glue maps that to a SQLSTATE:
+//                      InvalidArgument  a bad option or argument        (22023)
+//                      DataError        the input data cannot be used   (22000)
+//                      LimitExceeded    a size limit was hit            (54000)
+//                      Interrupted      a cancellation check said stop
+//   key              a 64-bit value derived from (seed, tag, counters...) by a
+//                    counter-based hash; every random choice in the core starts
+//                    from a key, so results never depend on thread scheduling
+//   stream           an Rng seeded with a key: a short sequence of draws that
+//                    belongs to one unit of work (one user, one sample, ...)
+//
+// The core never includes a PostgreSQL header, never prints and never aborts.
+#ifndef RAID_CORE_COMMON_H
+#define RAID_CORE_COMMON_H
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <limits>
+#include <new>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace raid {
+
+// A bad option or argument (the message names it).
+class InvalidArgument : public std::runtime_error {
+  public:
+    explicit InvalidArgument(const std::string& what) : std::runtime_error(what) {}
+};
+
+// Input data that cannot be used (empty, non-finite, diverged training).
+class DataError : public std::runtime_error {
+  public:
+    explicit DataError(const std::string& what) : std::runtime_error(what) {}
+};
+
+// A size limit was exceeded (more than INT32_MAX items, too many interactions).
+class LimitExceeded : public std::runtime_error {
+  public:
+    explicit LimitExceeded(const std::string& what) : std::runtime_error(what) {}
+};
+
+// Work stopped because a cancellation callback asked for it.
+class Interrupted : public std::runtime_error {
+  public:
+    explicit Interrupted(const std::string& what) : std::runtime_error(what) {}
+};
+
+// Tags that separate the key spaces of different random choices.
+enum RandomTag : uint64_t {
+    kTagHoldout = 0x686f6c646f7574ULL,
+    kTagInitUser = 0x696e697475ULL,
+    kTagInitItem = 0x696e697469ULL,
+    kTagShuffle = 0x73687566ULL,
+    kTagNegative = 0x6e6567ULL,
+    kTagSynClass = 0x73636c73ULL,
+    kTagSynCount = 0x73636e74ULL,
+    kTagSynUser = 0x73757372ULL,
+    kTagSynItem = 0x73697465ULL,
+    kTagSynAffinity = 0x73616666ULL,
+    kTagSynPopularity = 0x73706f70ULL,
+    kTagSynGumbel = 0x7367756dULL,
+};
+
+// SplitMix64 finaliser (Steele, Lea & Flood, "Fast splittable pseudorandom
+// number generators", OOPSLA 2014): a bijective 64-bit mixer.
+inline uint64_t Mix64(uint64_t x) {
+    x += 0x9e3779b97f4a7c15ULL;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
+
+// Hashes a key and one counter into a new key.
+inline uint64_t Key(uint64_t a, uint64_t b) { return Mix64(a ^ Mix64(b)); }
+
+// Hashes a key and two counters into a new key.
+inline uint64_t Key(uint64_t a, uint64_t b, uint64_t c) { return Key(Key(a, b), c); }
+
+// Hashes a key and three counters into a new key.
+inline uint64_t Key(uint64_t a, uint64_t b, uint64_t c, uint64_t d) {
+    return Key(Key(Key(a, b), c), d);
+}
+
+// A SplitMix64 stream: cheap, seedable from a key, good enough for sampling.
+class Rng {
+  public:
+    explicit Rng(uint64_t key) : state_(key) {}
+
+    // Next 64 random bits.
+    uint64_t Next() {
+        state_ += 0x9e3779b97f4a7c15ULL;
+        uint64_t z = state_;
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+        return z ^ (z >> 31);
+    }
+
+    // Uniform integer in [0, n) for n >= 1 (Lemire's multiply-shift; the bias
+    // is below n / 2^64, negligible for n < 2^32).
+    uint64_t Below(uint64_t n) {
+        return static_cast<uint64_t>((static_cast<unsigned __int128>(Next()) * n) >> 64);
+    }
+
+    // Uniform double in the open interval (0, 1).
+    double Uniform() { return (static_cast<double>(Next() >> 11) + 0.5) * 0x1.0p-53; }
+
+    // Uniform float in the open interval (0, 1).
+    float UniformFloat() { return (static_cast<float>(Next() >> 40) + 0.5f) * 0x1.0p-24f; }
+
+    // Standard normal draw (Box-Muller, one of the pair).
+    double Normal() {
+        const double u1 = Uniform();
+        const double u2 = Uniform();
+        return std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
+    }
+
+  private:
+    uint64_t state_;
+};
+
+// Standard normal draw that is a pure function of a key.
+inline double NormalFromKey(uint64_t key) {
+    Rng rng(key);
+    return rng.Normal();
+}
+
+// Allocator whose blocks start on a 64-byte cache-line boundary, so that rows
+// of a table written by several threads do not share lines needlessly.
+template <typename T>
+struct CacheAlignedAllocator {
+    using value_type = T;
+    static constexpr std::size_t kAlign = 64;
+
+    CacheAlignedAllocator() noexcept = default;
+    template <typename U>
+    CacheAlignedAllocator(const CacheAlignedAllocator<U>&) noexcept {}
+
+    // Allocates n objects (throws std::bad_alloc).
+    T* allocate(std::size_t n) {
+        if (n > std::numeric_limits<std::size_t>::max() / sizeof(T)) throw std::bad_alloc();
+        return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t(kAlign)));
+    }
+
+    // Frees a block from allocate().
+    void deallocate(T* p, std::size_t) noexcept { ::operator delete(p, std::align_val_t(kAlign)); }
+
+    template <typename U>
+    bool operator==(const CacheAlignedAllocator<U>&) const noexcept {
+        return true;
+    }
+    template <typename U>
+    bool operator!=(const CacheAlignedAllocator<U>&) const noexcept {
+        return false;
+    }
+};
+
+// A float array aligned to a cache line.
+using AlignedFloats = std::vector<float, CacheAlignedAllocator<float>>;
+
+// Resolves a thread count option: 0 means OpenMP's default, otherwise the value.
+int ResolveThreads(int threads);
+
+// Index of the calling thread in the current OpenMP team (0 outside a region).
+int ThreadIndex();
+
+// Holds the first exception thrown inside an OpenMP region.  An exception
+// must never leave a parallel region (that calls std::terminate), so code that
+// may throw there (allocation inside Eigen, for instance) runs through Run(),
+// and the owner calls Rethrow() once the region has ended.
+class ParallelErrors {
+  public:
+    // Runs f, capturing any exception instead of letting it escape.
+    template <typename F>
+    void Run(F&& f) noexcept {
+        if (failed_) return;  // a benign race: at worst one more unit of work runs
+        try {
+            f();
+        } catch (...) {
+            Capture(std::current_exception());
+        }
+    }
+
+    // True once an exception was captured.
+    bool failed() const { return failed_; }
+
+    // Rethrows the captured exception, if any (call outside the region).
+    void Rethrow() const {
+        if (error_) std::rethrow_exception(error_);
+    }
+
+  private:
+    void Capture(std::exception_ptr e) noexcept;
+
+    std::exception_ptr error_;
+    volatile bool failed_ = false;
+};
+
+// Formats a double compactly for messages (%g).
+std::string FormatDouble(double value);
+
+}  // namespace raid
+
+#endif  // RAID_CORE_COMMON_H

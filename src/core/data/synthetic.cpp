@@ -1,0 +1,187 @@
+// synthetic.cpp: the generator described in synthetic.h.
+//
+// Work is split into blocks of users; a block's latent scores are one Eigen
+// matrix product (P_block * Q^T), then each user adds its class's item base
+// scores and Gumbel noise from its own stream and keeps the top `count` items.
+#include "synthetic.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <string>
+
+#include "../common.h"
+#include "../linalg.h"
+
+namespace raid {
+
+namespace {
+
+constexpr double kFactorStd = 0.6;     // sd of each latent factor coordinate
+constexpr double kZipfExponent = 0.5;  // log_pop(j) = -s * log(1 + rank(j))
+constexpr double kCountSigma = 0.5;    // sd of the log of the per-user count factor
+constexpr int64_t kMaxInteractions = 500000000;
+
+// Throws InvalidArgument for an integer option outside [lo, hi].
+void CheckRange(const char* name, int64_t value, int64_t lo, int64_t hi) {
+    if (value < lo || value > hi) {
+        throw InvalidArgument(std::string("option \"") + name + "\" must be between " +
+                              std::to_string(lo) + " and " + std::to_string(hi) + ", got " +
+                              std::to_string(value));
+    }
+}
+
+// Number of items user u draws (deterministic per user).
+int64_t UserCount(const SyntheticOptions& o, int64_t u) {
+    const double z = NormalFromKey(Key(o.seed, kTagSynCount, static_cast<uint64_t>(u)));
+    const double factor = std::exp(kCountSigma * z - 0.5 * kCountSigma * kCountSigma);
+    const int64_t lo = std::max<int64_t>(1, std::min<int64_t>(5, o.interactions_per_user));
+    const int64_t hi = o.n_items - 1;
+    const double raw = std::round(o.interactions_per_user * factor);
+    if (!(raw >= static_cast<double>(lo))) return lo;
+    if (raw > static_cast<double>(hi)) return hi;
+    return static_cast<int64_t>(raw);
+}
+
+}  // namespace
+
+// Throws InvalidArgument naming the first bad field, LimitExceeded if too large.
+void SyntheticOptions::Validate() const {
+    CheckRange("n_users", n_users, 2, 10000000);
+    CheckRange("n_items", n_items, 2, 10000000);
+    CheckRange("interactions_per_user", interactions_per_user, 1, n_items - 1);
+    CheckRange("classes", classes, 2, 64);
+    if (!(signal >= 0.0 && signal <= 100.0)) {
+        throw InvalidArgument("option \"signal\" must be between 0 and 100, got " +
+                              FormatDouble(signal));
+    }
+    CheckRange("threads", threads, 0, 1024);
+    if (n_users * static_cast<int64_t>(interactions_per_user) > kMaxInteractions) {
+        throw LimitExceeded("synthetic data would have " +
+                            std::to_string(n_users * static_cast<int64_t>(interactions_per_user)) +
+                            " interactions (n_users * interactions_per_user); the limit is " +
+                            std::to_string(kMaxInteractions));
+    }
+}
+
+// Generates users, classes and interactions (see synthetic.h).
+SyntheticData GenerateSynthetic(const SyntheticOptions& o) {
+    o.Validate();
+    const int threads = ResolveThreads(o.threads);
+    const int64_t nu = o.n_users;
+    const int64_t ni = o.n_items;
+    const int L = kSyntheticLatentDim;
+    const int C = o.classes;
+    const uint64_t seed = o.seed;
+
+    SyntheticData out;
+    out.classes.resize(static_cast<size_t>(nu));
+    std::vector<int64_t> offsets(static_cast<size_t>(nu) + 1, 0);
+    for (int64_t u = 0; u < nu; ++u) {
+        Rng rng(Key(seed, kTagSynClass, static_cast<uint64_t>(u)));
+        out.classes[u] = static_cast<int32_t>(rng.Below(static_cast<uint64_t>(C)));
+        offsets[u + 1] = offsets[u] + UserCount(o, u);
+    }
+    const int64_t total = offsets[nu];
+    out.users.resize(static_cast<size_t>(total));
+    out.items.resize(static_cast<size_t>(total));
+
+    // Item popularity: a seeded random ranking, Zipf-like in log space.
+    std::vector<int64_t> order(static_cast<size_t>(ni));
+    std::iota(order.begin(), order.end(), 0);
+    {
+        std::vector<uint64_t> rank_key(static_cast<size_t>(ni));
+        for (int64_t j = 0; j < ni; ++j)
+            rank_key[j] = Key(seed, kTagSynPopularity, static_cast<uint64_t>(j));
+        std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
+            return rank_key[a] < rank_key[b] || (rank_key[a] == rank_key[b] && a < b);
+        });
+    }
+    std::vector<float> log_pop(static_cast<size_t>(ni));
+    for (int64_t r = 0; r < ni; ++r)
+        log_pop[order[r]] = static_cast<float>(-kZipfExponent * std::log1p(static_cast<double>(r)));
+    std::vector<int64_t>().swap(order);
+
+    // Item factors Q (ni x L) and per-class base scores (C x ni).
+    RowMatrixF Q(ni, L);
+    RowMatrixF base(C, ni);
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (int64_t j = 0; j < ni; ++j) {
+        for (int l = 0; l < L; ++l) {
+            Q(j, l) = static_cast<float>(
+                kFactorStd * NormalFromKey(Key(seed, kTagSynItem, static_cast<uint64_t>(j),
+                                               static_cast<uint64_t>(l))));
+        }
+        for (int c = 0; c < C; ++c) {
+            const double a = NormalFromKey(
+                Key(seed, kTagSynAffinity, static_cast<uint64_t>(j), static_cast<uint64_t>(c)));
+            base(c, j) = static_cast<float>(log_pop[j] + o.signal * a);
+        }
+    }
+
+    // Users in blocks: one GEMM per block, then Gumbel-top-k per user.
+    const int64_t block =
+        std::max<int64_t>(1, std::min<int64_t>(64, (int64_t{1} << 22) / std::max<int64_t>(ni, 1)));
+    const int64_t n_blocks = (nu + block - 1) / block;
+    // Per-thread buffers are allocated before the region; the GEMM may still
+    // allocate, so block bodies run under ParallelErrors.
+    struct Buffers {
+        RowMatrixF P, S;
+        Eigen::ArrayXf keys;
+        std::vector<int32_t> idx;
+    };
+    // No more threads than blocks: each thread owns a block-sized score buffer.
+    const int user_threads =
+        static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, n_blocks)));
+    std::vector<Buffers> buffers(static_cast<size_t>(user_threads));
+    for (Buffers& buf : buffers) {
+        buf.P.resize(block, L);
+        buf.S.resize(block, ni);
+        buf.keys.resize(ni);
+        buf.idx.resize(static_cast<size_t>(ni));
+    }
+    ParallelErrors errors;
+#pragma omp parallel for num_threads(user_threads) schedule(dynamic, 1)
+    for (int64_t b = 0; b < n_blocks; ++b) {
+        errors.Run([&] {
+            Buffers& buf = buffers[ThreadIndex()];
+            Eigen::ArrayXf& keys = buf.keys;
+            std::vector<int32_t>& idx = buf.idx;
+            const int64_t u0 = b * block;
+            const int64_t nb = std::min(block, nu - u0);
+            for (int64_t r = 0; r < nb; ++r) {
+                for (int l = 0; l < L; ++l) {
+                    buf.P(r, l) = static_cast<float>(
+                        kFactorStd *
+                        NormalFromKey(Key(seed, kTagSynUser, static_cast<uint64_t>(u0 + r),
+                                          static_cast<uint64_t>(l))));
+                }
+            }
+            buf.S.topRows(nb).noalias() = buf.P.topRows(nb) * Q.transpose();
+            for (int64_t r = 0; r < nb; ++r) {
+                const int64_t u = u0 + r;
+                Rng rng(Key(seed, kTagSynGumbel, static_cast<uint64_t>(u)));
+                for (int64_t j = 0; j < ni; ++j) keys[j] = rng.UniformFloat();
+                // Gumbel(0, 1) noise: -log(-log(U)), vectorised by Eigen.
+                keys = -((-keys.log()).log());
+                keys +=
+                    buf.S.row(r).transpose().array() + base.row(out.classes[u]).transpose().array();
+                const int64_t count = offsets[u + 1] - offsets[u];
+                std::iota(idx.begin(), idx.end(), 0);
+                auto better = [&](int32_t a, int32_t c) {
+                    return keys[a] > keys[c] || (keys[a] == keys[c] && a < c);
+                };
+                std::nth_element(idx.begin(), idx.begin() + (count - 1), idx.end(), better);
+                std::sort(idx.begin(), idx.begin() + count);
+                for (int64_t k = 0; k < count; ++k) {
+                    out.users[offsets[u] + k] = u + 1;
+                    out.items[offsets[u] + k] = static_cast<int64_t>(idx[k]) + 1;
+                }
+            }
+        });
+    }
+    errors.Rethrow();
+    return out;
+}
+
+}  // namespace raid

@@ -1,0 +1,63 @@
+// ranking.h: leave-one-out ranking metrics and top-k scoring.
+//
+// Vocabulary:
+//   candidate  an item the user did not train on (the held-out item is one)
+//   better     g, the number of other candidates scoring strictly higher than
+//              the held-out item
+//   tied       t, the number of other candidates scoring exactly the same
+//   rank       0-based position of the held-out item; under uniformly random
+//              tie-breaking it is uniform on {g, ..., g + t}, and the metrics
+//              are the exact expectations over that distribution:
+//                NDCG@k = E[ 1 / log2(rank + 2) * [rank < k] ]
+//                HR@k   = E[ [rank < k] ]
+//   protocol   every user with a held-out item is evaluated against all of
+//              its candidates (full ranking, no sampled negatives); results
+//              are averaged over those users
+#ifndef RAID_CORE_EVAL_RANKING_H
+#define RAID_CORE_EVAL_RANKING_H
+
+#include <cstdint>
+#include <vector>
+
+#include "../data/dataset.h"
+
+namespace raid {
+
+// Averages of the per-user metrics at cutoff 10.
+struct RankingMetrics {
+    int64_t users = 0;  // users evaluated
+    double ndcg_at_10 = 0.0;
+    double hr_at_10 = 0.0;
+};
+
+// Expected NDCG@k and HR@k of one user given g better and t tied candidates.
+struct TieMetrics {
+    double ndcg = 0.0;
+    double hr = 0.0;
+};
+TieMetrics ExpectedTieMetrics(int64_t better, int64_t tied, int k = 10);
+
+// Evaluates U (n_users x dim) and V (n_items x dim), row-major, by full ranking.
+// Throws DataError if an embedding is not finite.
+RankingMetrics EvaluateRanking(const Dataset& data, const float* U, const float* V, int32_t dim,
+                               int32_t threads);
+
+// Evaluates the popularity baseline (items scored by training interactions).
+RankingMetrics EvaluatePopularity(const Dataset& data, int32_t threads);
+
+// Best rows of a top-k query, best first.
+struct TopKResult {
+    std::vector<int64_t> index;
+    std::vector<float> score;
+};
+
+// Scores n_items rows of items (row-major, n_items x dim) against user, skips
+// rows with exclude[j] != 0 (exclude may be null) and returns the best
+// min(k, eligible) rows, best first, ties broken by lower row index.
+// Throws DataError if an eligible score is not finite.
+TopKResult TopK(const float* user, const float* items, int64_t n_items, int32_t dim,
+                const uint8_t* exclude, int32_t k);
+
+}  // namespace raid
+
+#endif  // RAID_CORE_EVAL_RANKING_H

@@ -1,0 +1,355 @@
+// mf.cpp: the Hogwild row-wise Adagrad MF trainer described in mf.h.
+#include "mf.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <string>
+
+#include "../common.h"
+
+namespace raid {
+
+namespace {
+
+constexpr int kNegativeRetries = 32;  // rejection-sampling tries per negative
+constexpr float kAdagradEps = 1e-8f;  // added under the square root
+
+// Throws InvalidArgument for an integer option outside [lo, hi].
+void CheckInt(const char* name, int64_t value, int64_t lo, int64_t hi) {
+    if (value < lo || value > hi) {
+        throw InvalidArgument(std::string("option \"") + name + "\" must be between " +
+                              std::to_string(lo) + " and " + std::to_string(hi) + ", got " +
+                              std::to_string(value));
+    }
+}
+
+// Throws InvalidArgument unless 0 < value <= hi (NaN fails).
+void CheckPositive(const char* name, double value, double hi) {
+    if (!(value > 0.0 && value <= hi)) {
+        throw InvalidArgument(std::string("option \"") + name +
+                              "\" must be greater than 0 and at most " + FormatDouble(hi) +
+                              ", got " + FormatDouble(value));
+    }
+}
+
+// Throws InvalidArgument unless lo <= value <= hi (NaN fails).
+void CheckClosed(const char* name, double value, double lo, double hi) {
+    if (!(value >= lo && value <= hi)) {
+        throw InvalidArgument(std::string("option \"") + name + "\" must be between " +
+                              FormatDouble(lo) + " and " + FormatDouble(hi) + ", got " +
+                              FormatDouble(value));
+    }
+}
+
+// Seconds since t0.
+double SecondsSince(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// True if every value is finite.
+bool AllFinite(const AlignedFloats& v) {
+    for (float x : v)
+        if (!std::isfinite(x)) return false;
+    return true;
+}
+
+}  // namespace
+
+// Throws InvalidArgument naming the first bad field.
+void MfOptions::Validate() const {
+    CheckInt("dim", dim, 1, 1024);
+    CheckInt("epochs", epochs, 1, 10000);
+    CheckPositive("lr", lr, 10.0);
+    CheckInt("negatives", negatives, 0, 1000);
+    CheckClosed("l2", l2, 0.0, 10.0);
+    CheckPositive("init_std", init_std, 10.0);
+    CheckInt("threads", threads, 0, 1024);
+    if (chunk < 1)
+        throw InvalidArgument("option \"chunk\" must be at least 1, got " + std::to_string(chunk));
+}
+
+// Validates the options and initialises U and V ~ N(0, init_std^2) from the seed.
+MfTrainer::MfTrainer(const Dataset& data, const MfOptions& options)
+    : data_(data), options_(options) {
+    options_.Validate();
+    if (!data_.finalized()) throw InvalidArgument("dataset is not finalized");
+    if (data_.n_train() == 0) throw DataError("no training interactions");
+    threads_ = ResolveThreads(options_.threads);
+
+    const int64_t dim = options_.dim;
+    const int64_t nu = data_.n_users();
+    const int64_t ni = data_.n_items();
+    // Training tables: row r holds dim weights, then its Adagrad accumulator,
+    // padded to whole cache lines (see row_stride_ in mf.h).
+    row_stride_ = (dim + 1 + 15) / 16 * 16;
+    user_rows_.assign(static_cast<size_t>(nu * row_stride_), 0.0f);
+    item_rows_.assign(static_cast<size_t>(ni * row_stride_), 0.0f);
+    const uint64_t seed = options_.seed;
+    const double sd = options_.init_std;
+    const int64_t S = row_stride_;
+#pragma omp parallel num_threads(threads_)
+    {
+#pragma omp for schedule(static)
+        for (int64_t i = 0; i < nu; ++i) {
+            Rng rng(Key(seed, kTagInitUser, static_cast<uint64_t>(i)));
+            for (int64_t k = 0; k < dim; ++k)
+                user_rows_[i * S + k] = static_cast<float>(sd * rng.Normal());
+        }
+#pragma omp for schedule(static)
+        for (int64_t j = 0; j < ni; ++j) {
+            Rng rng(Key(seed, kTagInitItem, static_cast<uint64_t>(j)));
+            for (int64_t k = 0; k < dim; ++k)
+                item_rows_[j * S + k] = static_cast<float>(sd * rng.Normal());
+        }
+    }
+    U_.resize(static_cast<size_t>(nu * dim));
+    V_.resize(static_cast<size_t>(ni * dim));
+    Export();
+
+    order_.resize(static_cast<size_t>(data_.n_train()));
+}
+
+// Lays out the training pairs in CSR order and shuffles them (Fisher-Yates,
+// seeded per epoch).  The pairs are stored, not positions into the CSR, so the
+// hot loop reads them sequentially.
+void MfTrainer::BeginEpoch() {
+    const auto& indptr = data_.train_indptr();
+    const auto& indices = data_.train_indices();
+    for (int32_t u = 0; u < data_.n_users(); ++u) {
+        for (int64_t p = indptr[u]; p < indptr[u + 1]; ++p) order_[p] = Pair{u, indices[p]};
+    }
+    Rng rng(Key(options_.seed, kTagShuffle, static_cast<uint64_t>(epoch_)));
+    for (int64_t k = static_cast<int64_t>(order_.size()) - 1; k > 0; --k) {
+        const int64_t r = static_cast<int64_t>(rng.Below(static_cast<uint64_t>(k + 1)));
+        std::swap(order_[k], order_[r]);
+    }
+    epoch_loss_sum_ = 0.0;
+    epoch_samples_ = 0;
+    epoch_time_ = 0.0;
+}
+
+// s = <u, v> and vv = |v|^2 in one pass.
+inline void DotAndNorm(const float* u, const float* v, int dim, float* s, float* vv) {
+    float a = 0.0f, b = 0.0f;
+#pragma omp simd reduction(+ : a, b)
+    for (int k = 0; k < dim; ++k) {
+        a += u[k] * v[k];
+        b += v[k] * v[k];
+    }
+    *s = a;
+    *vv = b;
+}
+
+// True if x is in the ascending array row[0..n) (branch-free binary search:
+// the loop has a fixed trip count and a conditional move instead of a
+// data-dependent branch, which matters because the probes are unpredictable).
+inline bool ContainsSorted(const int32_t* row, int64_t n, int32_t x) {
+    if (n <= 0) return false;
+    const int32_t* base = row;
+    while (n > 1) {
+        const int64_t half = n / 2;
+        base = base[half] <= x ? base + half : base;
+        n -= half;
+    }
+    return *base == x;
+}
+
+// |x|^2.
+inline float SquaredNorm(const float* x, int dim) {
+    float a = 0.0f;
+#pragma omp simd reduction(+ : a)
+    for (int k = 0; k < dim; ++k) a += x[k] * x[k];
+    return a;
+}
+
+// Runs the SGD updates for epoch positions [begin, end) (Hogwild over threads).
+//
+// The hot loop is written as fused passes over the rows rather than as Eigen
+// expressions: an item update needs |g_v|^2 before it can move v, and
+//   |g_v|^2 = |coef u + l2 v|^2 = coef^2 |u|^2 + 2 coef l2 <u,v> + l2^2 |v|^2
+// follows from the dot-product pass, so each sample costs two passes over
+// its row (dot+norm, then update) instead of five separate vector operations.
+void MfTrainer::TrainRange(int64_t begin, int64_t end) {
+    const int dim = options_.dim;
+    const float lr = static_cast<float>(options_.lr);
+    const float l2 = static_cast<float>(options_.l2);
+    const float inv_dim = 1.0f / static_cast<float>(dim);
+    const int negatives = options_.negatives;
+    const uint64_t n_items = static_cast<uint64_t>(data_.n_items());
+    const uint64_t seed = options_.seed;
+    const uint64_t epoch = static_cast<uint64_t>(epoch_);
+    const int32_t* indices = data_.train_indices().data();
+    const int64_t* indptr = data_.train_indptr().data();
+    const Pair* pairs = order_.data();
+    const int64_t S = row_stride_;
+    float* U = user_rows_.data();
+    float* V = item_rows_.data();
+
+    // Per-thread gradient buffers, allocated here so that nothing in the region
+    // throws.  Each starts on its own 64-byte cache line with a line of padding
+    // after it: threads write them constantly and must not share a line.
+    const int64_t stride = (dim + 15) / 16 * 16 + 16;  // floats, a multiple of 64 bytes
+    grad_.resize(static_cast<size_t>(threads_ * stride));
+    float* grad = grad_.data();
+    double loss_sum = 0.0;
+    int64_t samples = 0;
+#pragma omp parallel num_threads(threads_) reduction(+ : loss_sum, samples)
+    {
+        float* gu = grad + static_cast<int64_t>(ThreadIndex()) * stride;
+#pragma omp for schedule(static)
+        for (int64_t t = begin; t < end; ++t) {
+            const int32_t user = pairs[t].user;
+            float* u = U + static_cast<int64_t>(user) * S;
+            const float uu = SquaredNorm(u, dim);
+            std::fill(gu, gu + dim, 0.0f);
+
+            // One BCE sample against item j with label y: update v_j, accumulate g_u.
+            auto sample = [&](int32_t j, float y) {
+                float* v = V + static_cast<int64_t>(j) * S;
+                float s, vv;
+                DotAndNorm(u, v, dim, &s, &vv);
+                const float e = std::exp(-std::fabs(s));
+                const float sig = s >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
+                // BCE = softplus(-s) if y = 1, softplus(s) if y = 0 (stable form).
+                const float z = y > 0.5f ? -s : s;
+                loss_sum += static_cast<double>(std::max(z, 0.0f) + std::log(1.0f + e));
+                ++samples;
+                const float coef = sig - y;
+                const float g2 = coef * coef * uu + 2.0f * coef * l2 * s + l2 * l2 * vv;
+                const float acc = v[dim] + std::max(g2, 0.0f) * inv_dim;
+                v[dim] = acc;
+                const float step = lr / std::sqrt(acc + kAdagradEps);
+                const float keep = 1.0f - step * l2;
+                const float move = step * coef;
+#pragma omp simd
+                for (int k = 0; k < dim; ++k) {
+                    const float vk = v[k];
+                    gu[k] += coef * vk;
+                    v[k] = keep * vk - move * u[k];
+                }
+            };
+
+            sample(pairs[t].item, 1.0f);
+            const int32_t* row = indices + indptr[user];
+            const int64_t row_len = indptr[user + 1] - indptr[user];
+            if (negatives > 0 && row_len < static_cast<int64_t>(n_items)) {
+                Rng rng(Key(seed, kTagNegative, epoch, static_cast<uint64_t>(t)));
+                for (int k = 0; k < negatives; ++k) {
+                    for (int tries = 0; tries < kNegativeRetries; ++tries) {
+                        const int32_t j = static_cast<int32_t>(rng.Below(n_items));
+                        if (!ContainsSorted(row, row_len, j)) {
+                            sample(j, 0.0f);
+                            break;
+                        }
+                    }
+                }
+            }
+            float g2 = 0.0f;
+#pragma omp simd reduction(+ : g2)
+            for (int k = 0; k < dim; ++k) {
+                gu[k] += l2 * u[k];
+                g2 += gu[k] * gu[k];
+            }
+            const float acc = u[dim] + g2 * inv_dim;
+            u[dim] = acc;
+            const float step = lr / std::sqrt(acc + kAdagradEps);
+#pragma omp simd
+            for (int k = 0; k < dim; ++k) u[k] -= step * gu[k];
+        }
+    }
+    epoch_loss_sum_ += loss_sum;
+    epoch_samples_ += samples;
+}
+
+// Copies the weights of the training tables into the compact U_ and V_.
+void MfTrainer::Export() {
+    const int64_t dim = options_.dim;
+    const int64_t S = row_stride_;
+    const int64_t nu = data_.n_users();
+    const int64_t ni = data_.n_items();
+    for (int64_t i = 0; i < nu; ++i)
+        std::copy_n(user_rows_.data() + i * S, dim, U_.data() + i * dim);
+    for (int64_t j = 0; j < ni; ++j)
+        std::copy_n(item_rows_.data() + j * S, dim, V_.data() + j * dim);
+}
+
+// Closes an epoch: exports the embeddings, records loss and time, and checks
+// for divergence.
+void MfTrainer::EndEpoch() {
+    Export();
+    const double loss =
+        epoch_samples_ > 0 ? epoch_loss_sum_ / static_cast<double>(epoch_samples_) : 0.0;
+    const int32_t number = epoch_ + 1;
+    if (!std::isfinite(loss)) {
+        failure_ = "training diverged at epoch " + std::to_string(number) + " (loss is " +
+                   (std::isnan(loss) ? "NaN" : "infinite") + "); lower \"lr\"";
+    } else if (!AllFinite(U_) || !AllFinite(V_)) {
+        failure_ = "training diverged at epoch " + std::to_string(number) +
+                   " (embeddings are not finite); lower \"lr\"";
+    }
+    if (!failure_.empty()) throw DataError(failure_);
+    summary_.epoch_loss.push_back(loss);
+    summary_.epoch_samples.push_back(epoch_samples_);
+    summary_.epoch_seconds.push_back(epoch_time_);
+    summary_.total_seconds += epoch_time_;
+    epoch_ = number;
+    summary_.epochs_completed = epoch_;
+    cursor_ = 0;
+    if (epoch_ >= options_.epochs) done_ = true;
+}
+
+// Fills a progress report from the current state.
+void MfTrainer::FillProgress(MfProgress* progress, bool epoch_finished) const {
+    if (progress == nullptr) return;
+    const double per_epoch = static_cast<double>(order_.size());
+    progress->epoch = epoch_;
+    progress->epochs = options_.epochs;
+    progress->fraction =
+        done_ ? 1.0
+              : (epoch_ * per_epoch + static_cast<double>(cursor_)) / (options_.epochs * per_epoch);
+    progress->epoch_finished = epoch_finished;
+    progress->loss = summary_.epoch_loss.empty() ? 0.0 : summary_.epoch_loss.back();
+    progress->epoch_seconds = summary_.epoch_seconds.empty() ? 0.0 : summary_.epoch_seconds.back();
+}
+
+// Runs one chunk; returns true once every epoch has run.
+bool MfTrainer::Step(MfProgress* progress) {
+    if (!failure_.empty()) throw DataError(failure_);
+    if (done_) {
+        FillProgress(progress, false);
+        return true;
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    if (cursor_ == 0) BeginEpoch();
+    const int64_t n = static_cast<int64_t>(order_.size());
+    const int64_t end = options_.chunk >= n - cursor_ ? n : cursor_ + options_.chunk;
+    TrainRange(cursor_, end);
+    cursor_ = end;
+    epoch_time_ += SecondsSince(t0);
+    bool finished = false;
+    if (cursor_ == n) {
+        EndEpoch();
+        finished = true;
+    }
+    FillProgress(progress, finished);
+    return done_;
+}
+
+// Runs Step() to the end, reporting each epoch and checking cancel between chunks.
+void MfTrainer::Run(const MfProgressCallback& on_epoch, const MfCancelCallback& cancel) {
+    MfProgress progress;
+    while (true) {
+        const bool finished = Step(&progress);
+        if (progress.epoch_finished && on_epoch)
+            on_epoch(progress.epoch, progress.loss, progress.epoch_seconds);
+        if (finished) return;
+        if (cancel && cancel()) {
+            throw Interrupted("training cancelled after " + std::to_string(progress.epoch) +
+                              " of " + std::to_string(options_.epochs) + " epochs");
+        }
+    }
+}
+
+}  // namespace raid
