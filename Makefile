@@ -1,0 +1,47 @@
+# raid: PGXS build.  The version is defined once, in raid.control.
+EXTENSION = raid
+EXTVERSION := $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(dir $(lastword $(MAKEFILE_LIST)))raid.control)
+
+MODULE_big = raid
+CORE_SRCS = $(sort $(wildcard src/core/*.cpp src/core/*/*.cpp src/capi/*.cpp))
+GLUE_SRCS = $(sort $(wildcard src/pg/*.c))
+OBJS = $(CORE_SRCS:.cpp=.o) $(GLUE_SRCS:.c=.o)
+
+DATA_built = raid--$(EXTVERSION).sql
+EXTRA_CLEAN = raid--$(EXTVERSION).sql
+
+REGRESS = init synthetic train recommend errors
+REGRESS_OPTS = --inputdir=. --outputdir=build/regress
+
+EIGEN_INCLUDE ?= /usr/include/eigen3
+PG_CPPFLAGS = -I$(srcdir)/src/capi -I$(srcdir)/src/core -isystem $(EIGEN_INCLUDE) -fopenmp
+# The project's own code builds warning-free; PostgreSQL's and Eigen's headers
+# are outside our control (Eigen is a system include, -Wno-register is for
+# PostgreSQL 15 headers under C++17).
+PG_CXXFLAGS = -std=c++17 -O2 -Wall -Wextra -Werror -Wno-register
+PG_CFLAGS = -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
+# PGXS links with gcc: the C++ runtime and OpenMP must be named explicitly.
+SHLIB_LINK = -fopenmp -lstdc++
+
+# Debian's server is built with LLVM; bitcode for C++17 sources is not worth
+# the trouble (clang-14 would not see PG_CXXFLAGS).
+override with_llvm = no
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+raid--$(EXTVERSION).sql: src/sql/raid.sql
+	cp $< $@
+
+installcheck: | build/regress
+build/regress:
+	mkdir -p $@
+
+.PHONY: unit bench
+unit:
+	cmake -S tests -B build/tests -DCMAKE_BUILD_TYPE=Release >/dev/null
+	cmake --build build/tests -j2 --target raid_unit
+bench:
+	cmake -S tests -B build/tests -DCMAKE_BUILD_TYPE=Release >/dev/null
+	cmake --build build/tests -j2 --target raid_bench

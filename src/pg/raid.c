@@ -1,0 +1,171 @@
+/*
+ * raid.c: module entry point, GUCs and helpers shared by the glue.
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_attribute.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+
+#include "raid_pg.h"
+
+PG_MODULE_MAGIC;
+
+int			raid_max_threads = 0;
+bool		raid_verbose = false;
+
+void		_PG_init(void);
+
+/*
+ * Defines the GUCs.  Under shared_preload_libraries this runs in the
+ * postmaster: it must not start threads or touch OpenMP.
+ */
+void
+_PG_init(void)
+{
+	DefineCustomIntVariable("raid.max_threads",
+							"Caps the threads a raid computation may use (0 = all cores).",
+							"Applies to training, evaluation and data generation; "
+							"the \"threads\" option asks for fewer.",
+							&raid_max_threads,
+							0, 0, 1024,
+							PGC_SUSET, 0,
+							NULL, NULL, NULL);
+	DefineCustomBoolVariable("raid.verbose",
+							 "Reports training progress as a NOTICE per epoch.",
+							 NULL,
+							 &raid_verbose,
+							 false,
+							 PGC_USERSET, 0,
+							 NULL, NULL, NULL);
+	MarkGUCPrefixReserved("raid");
+}
+
+/* Maps a core status to a SQLSTATE. */
+static int
+raid_errcode(raid_status code)
+{
+	switch (code)
+	{
+		case RAID_INVALID_ARGUMENT:
+			return ERRCODE_INVALID_PARAMETER_VALUE;
+		case RAID_DATA_ERROR:
+			return ERRCODE_DATA_EXCEPTION;
+		case RAID_LIMIT_EXCEEDED:
+			return ERRCODE_PROGRAM_LIMIT_EXCEEDED;
+		case RAID_OUT_OF_MEMORY:
+			return ERRCODE_OUT_OF_MEMORY;
+		case RAID_INTERRUPTED:
+			return ERRCODE_QUERY_CANCELED;
+		case RAID_OK:
+		case RAID_INTERNAL:
+			break;
+	}
+	return ERRCODE_INTERNAL_ERROR;
+}
+
+void
+raid_report_error(const raid_error *err, const char *doing)
+{
+	char		message[RAID_ERROR_MESSAGE_SIZE];
+
+	/* copy first: the error may live in memory the callback frees */
+	strlcpy(message, err->message, sizeof(message));
+
+	if (err->code == RAID_INTERRUPTED)
+		CHECK_FOR_INTERRUPTS();
+	if (err->code == RAID_INTERNAL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("%s failed: %s", doing, message),
+				 errhint("This is a bug in raid; please report it.")));
+	ereport(ERROR,
+			(errcode(raid_errcode(err->code)),
+			 errmsg("%s", message),
+			 errcontext("%s", doing)));
+}
+
+int
+raid_effective_threads(int requested)
+{
+	if (raid_max_threads > 0 && (requested == 0 || requested > raid_max_threads))
+		return raid_max_threads;
+	return requested;
+}
+
+/* Frees whatever core objects are still attached. */
+void
+raid_core_handles_release(RaidCoreHandles *h)
+{
+	if (h->trainer)
+		raid_mf_free(h->trainer);
+	h->trainer = NULL;
+	if (h->dataset)
+		raid_dataset_free(h->dataset);
+	h->dataset = NULL;
+	if (h->synthetic)
+		raid_synthetic_free(h->synthetic);
+	h->synthetic = NULL;
+}
+
+static void
+raid_core_handles_callback(void *arg)
+{
+	raid_core_handles_release((RaidCoreHandles *) arg);
+}
+
+RaidCoreHandles *
+raid_core_handles_create(void)
+{
+	RaidCoreHandles *h = palloc0(sizeof(RaidCoreHandles));
+	MemoryContextCallback *cb = palloc0(sizeof(MemoryContextCallback));
+
+	cb->func = raid_core_handles_callback;
+	cb->arg = h;
+	MemoryContextRegisterResetCallback(CurrentMemoryContext, cb);
+	return h;
+}
+
+char *
+raid_qualified_relname(Oid relid)
+{
+	char	   *relname = get_rel_name(relid);
+	char	   *nspname;
+
+	if (relname == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", relid)));
+	nspname = get_namespace_name(get_rel_namespace(relid));
+	return quote_qualified_identifier(nspname, relname);
+}
+
+Oid
+raid_column_type(Oid relid, const char *colname, AttrNumber *attnum)
+{
+	AttrNumber	n = get_attnum(relid, colname);
+
+	if (n == InvalidAttrNumber || n < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("column \"%s\" does not exist in table %s",
+						colname, raid_qualified_relname(relid))));
+	if (attnum)
+		*attnum = n;
+	return get_atttype(relid, n);
+}
+
+double
+raid_elapsed_seconds(instr_time start)
+{
+	instr_time	now;
+
+	INSTR_TIME_SET_CURRENT(now);
+	INSTR_TIME_SUBTRACT(now, start);
+	return INSTR_TIME_GET_DOUBLE(now);
+}

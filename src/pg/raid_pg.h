@@ -1,0 +1,72 @@
+/*
+ * raid_pg.h: shared declarations of the PostgreSQL glue.
+ *
+ * The glue is the only code that includes PostgreSQL headers.  It reaches the
+ * C++ core through src/capi/raid_capi.h only, never calls PostgreSQL inside
+ * the core's parallel regions (the core runs them, the glue only sees plain
+ * return codes), and raises errors only once core calls have returned.
+ */
+#ifndef RAID_PG_H
+#define RAID_PG_H
+
+#include "postgres.h"
+
+#include "access/attnum.h"
+#include "raid_capi.h"
+#include "portability/instr_time.h"
+#include "utils/jsonb.h"
+
+/* GUCs */
+extern int	raid_max_threads;
+extern bool raid_verbose;
+
+/* Raises the error a core call reported, prefixed by what was being done. */
+extern void raid_report_error(const raid_error *err, const char *doing) pg_attribute_noreturn();
+
+/* Threads to pass to the core for a requested count (0 = default). */
+extern int	raid_effective_threads(int requested);
+
+/*
+ * Core objects are freed by a reset callback of the current memory context,
+ * so an ERROR (or a cancel) anywhere after creation still frees them.
+ */
+typedef struct RaidCoreHandles
+{
+	raid_dataset *dataset;
+	raid_trainer *trainer;
+	raid_synthetic *synthetic;
+} RaidCoreHandles;
+
+extern RaidCoreHandles *raid_core_handles_create(void);
+extern void raid_core_handles_release(RaidCoreHandles *h);
+
+/* "schema"."table" of a relation, quoted for SQL. */
+extern char *raid_qualified_relname(Oid relid);
+
+/*
+ * Checks that a column exists in a relation and returns its type; raises
+ * 42703 naming both when it does not.
+ */
+extern Oid	raid_column_type(Oid relid, const char *colname, AttrNumber *attnum);
+
+/* Seconds between two instr_time readings. */
+extern double raid_elapsed_seconds(instr_time start);
+
+/* ------------------------------------------------------------------------
+ * Options (options.c)
+ * ------------------------------------------------------------------------ */
+
+typedef struct RaidTrainOptions
+{
+	raid_mf_options mf;			/* dim, epochs, lr, negatives, l2, init_std, seed, threads */
+	bool		replace;
+	bool		holdout;
+} RaidTrainOptions;
+
+/* Parses a jsonb options object over the defaults; errors name the key. */
+extern void raid_parse_train_options(Jsonb *options, RaidTrainOptions *out);
+
+/* The options with every default filled in, as JSON text. */
+extern char *raid_train_options_json(const RaidTrainOptions *opts);
+
+#endif							/* RAID_PG_H */

@@ -1,0 +1,572 @@
+/*
+ * train.c: raid.train, synchronous training of a model from an interaction
+ * table.
+ *
+ * Stages: validate the arguments, load the (user, item) pairs through SPI,
+ * build the dataset (remap, collapse duplicates, leave-one-out split), train
+ * chunk by chunk with a cancellation check between chunks, evaluate, and
+ * store the model, its embeddings and the users' training items.  Nothing is
+ * written before training has finished, and everything is written in the
+ * caller's transaction, so a failed or cancelled training leaves the earlier
+ * model of that name intact and writes no partial rows.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+
+#include "raid_pg.h"
+
+PG_FUNCTION_INFO_V1(raid_train);
+
+/* rows fetched from the interaction table per SPI round trip */
+#define LOAD_BATCH 50000
+/* users or items written per INSERT statement */
+#define STORE_BATCH 4096
+
+typedef struct TrainArgs
+{
+	char	   *model;
+	Oid			interactions;
+	char	   *user_col;
+	char	   *item_col;
+	Oid			attributes;		/* InvalidOid if none */
+	char	   *attribute_col;	/* NULL if none */
+	char	   *defense;
+	RaidTrainOptions opts;
+} TrainArgs;
+
+typedef struct TrainTimes
+{
+	double		load;
+	double		build;
+	double		train;
+	double		evaluate;
+	double		store;
+} TrainTimes;
+
+/* Raises 22004 when a required argument is NULL. */
+static void
+require_arg(FunctionCallInfo fcinfo, int argno, const char *name)
+{
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("argument \"%s\" must not be NULL", name)));
+}
+
+/* Checks that a relation can be read as a table. */
+static void
+check_readable_relation(Oid relid)
+{
+	char		kind = get_rel_relkind(relid);
+
+	if (kind != RELKIND_RELATION && kind != RELKIND_VIEW &&
+		kind != RELKIND_MATVIEW && kind != RELKIND_PARTITIONED_TABLE &&
+		kind != RELKIND_FOREIGN_TABLE)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("%s is not a table or view", raid_qualified_relname(relid))));
+}
+
+/* Checks that an id column exists and has an integer type. */
+static void
+check_id_column(Oid relid, const char *col, const char *argname)
+{
+	Oid			type = raid_column_type(relid, col, NULL);
+
+	if (type != INT2OID && type != INT4OID && type != INT8OID)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("column \"%s\" of table %s must be of an integer type, not %s",
+						col, raid_qualified_relname(relid), format_type_be(type)),
+				 errdetail("%s names the column that holds the ids.", argname)));
+}
+
+/* Checks "defense": only 'none' is available in this version. */
+static void
+check_defense(const char *defense)
+{
+	static const char *const later[] = {"raid", "dp", "unlearn", "adversarial"};
+
+	if (strcmp(defense, "none") == 0)
+		return;
+	for (int i = 0; i < (int) lengthof(later); i++)
+		if (strcmp(defense, later[i]) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("defense \"%s\" is not available in this version of raid", defense),
+					 errhint("Use defense => 'none'.")));
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("unknown defense \"%s\"", defense),
+			 errhint("Valid defenses are: none, raid, dp, unlearn, adversarial.")));
+}
+
+/* Reads and validates every argument before any work is done. */
+static void
+parse_args(FunctionCallInfo fcinfo, TrainArgs *a)
+{
+	require_arg(fcinfo, 0, "model");
+	require_arg(fcinfo, 1, "interactions");
+	require_arg(fcinfo, 2, "user_col");
+	require_arg(fcinfo, 3, "item_col");
+	require_arg(fcinfo, 6, "defense");
+
+	a->model = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	a->interactions = PG_GETARG_OID(1);
+	a->user_col = pstrdup(NameStr(*PG_GETARG_NAME(2)));
+	a->item_col = pstrdup(NameStr(*PG_GETARG_NAME(3)));
+	a->attributes = PG_ARGISNULL(4) ? InvalidOid : PG_GETARG_OID(4);
+	a->attribute_col = PG_ARGISNULL(5) ? NULL : pstrdup(NameStr(*PG_GETARG_NAME(5)));
+	a->defense = text_to_cstring(PG_GETARG_TEXT_PP(6));
+
+	if (a->model[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("model name must not be empty")));
+
+	check_defense(a->defense);
+
+	check_readable_relation(a->interactions);
+	check_id_column(a->interactions, a->user_col, "user_col");
+	check_id_column(a->interactions, a->item_col, "item_col");
+
+	if (OidIsValid(a->attributes) != (a->attribute_col != NULL))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("attributes and attribute_col must be given together")));
+	if (OidIsValid(a->attributes))
+	{
+		check_readable_relation(a->attributes);
+		check_id_column(a->attributes, a->user_col, "user_col");
+		(void) raid_column_type(a->attributes, a->attribute_col, NULL);
+	}
+
+	raid_parse_train_options(PG_ARGISNULL(7) ? NULL : PG_GETARG_JSONB_P(7), &a->opts);
+	a->opts.mf.threads = raid_effective_threads(a->opts.mf.threads);
+}
+
+/* Looks up the current role's model of that name; 0 if none. */
+static int64
+find_model(const char *name)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1];
+	int64		id = 0;
+	bool		isnull;
+
+	values[0] = CStringGetTextDatum(name);
+	if (SPI_execute_with_args("SELECT model_id FROM raid.models "
+							  "WHERE name = $1 AND owner = current_user",
+							  1, argtypes, values, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not look up model \"%s\"", name);
+	if (SPI_processed > 0)
+		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+										 SPI_tuptable->tupdesc, 1, &isnull));
+	return id;
+}
+
+/* Streams the non-NULL (user, item) pairs into the dataset; counts NULLs. */
+static int64
+load_interactions(const TrainArgs *a, raid_dataset *ds, int64 *loaded)
+{
+	StringInfoData q;
+	Portal		portal;
+	int64	   *users = palloc(sizeof(int64) * LOAD_BATCH);
+	int64	   *items = palloc(sizeof(int64) * LOAD_BATCH);
+	int64		skipped = 0;
+	raid_error	err;
+
+	initStringInfo(&q);
+	appendStringInfo(&q, "SELECT %s::int8, %s::int8 FROM %s",
+					 quote_identifier(a->user_col), quote_identifier(a->item_col),
+					 raid_qualified_relname(a->interactions));
+	portal = SPI_cursor_open_with_args(NULL, q.data, 0, NULL, NULL, NULL, true,
+									   CURSOR_OPT_NO_SCROLL);
+	for (;;)
+	{
+		size_t		n = 0;
+
+		CHECK_FOR_INTERRUPTS();
+		SPI_cursor_fetch(portal, true, LOAD_BATCH);
+		if (SPI_processed == 0)
+			break;
+		for (uint64 r = 0; r < SPI_processed; r++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[r];
+			bool		unull,
+						inull;
+			Datum		u = SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &unull);
+			Datum		i = SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &inull);
+
+			if (unull || inull)
+			{
+				skipped++;
+				continue;
+			}
+			users[n] = DatumGetInt64(u);
+			items[n] = DatumGetInt64(i);
+			n++;
+		}
+		SPI_freetuptable(SPI_tuptable);
+		*loaded += n;
+		raid_error_clear(&err);
+		if (n > 0 && raid_dataset_append(ds, users, items, n, &err) != RAID_OK)
+			raid_report_error(&err, "loading the interactions");
+	}
+	SPI_cursor_close(portal);
+	pfree(users);
+	pfree(items);
+	return skipped;
+}
+
+/* Runs every epoch, checking for interrupts between chunks. */
+static void
+run_training(raid_trainer *tr, StringInfo epochs_json)
+{
+	raid_progress p;
+	raid_error	err;
+	int			done = 0;
+	bool		first = true;
+
+	appendStringInfoChar(epochs_json, '[');
+	while (!done)
+	{
+		CHECK_FOR_INTERRUPTS();
+		raid_error_clear(&err);
+		if (raid_mf_step(tr, &p, &done, &err) != RAID_OK)
+			raid_report_error(&err, "training the model");
+		if (p.epoch_finished)
+		{
+			appendStringInfo(epochs_json, "%s{\"epoch\": %d, \"loss\": %.6g, \"seconds\": %.4f}",
+							 first ? "" : ", ", p.epoch, p.loss, p.epoch_seconds);
+			first = false;
+			if (raid_verbose)
+				ereport(NOTICE,
+						(errmsg("epoch %d/%d: loss %.4f", p.epoch, p.epochs, p.loss),
+						 errdetail("The epoch took %.2f s.", p.epoch_seconds)));
+		}
+	}
+	appendStringInfoChar(epochs_json, ']');
+}
+
+/* Executes a prepared INSERT, raising an error unless it inserted rows. */
+static void
+execute_insert(SPIPlanPtr plan, Datum *values)
+{
+	int			rc = SPI_execute_plan(plan, values, NULL, false, 0);
+
+	if (rc != SPI_OK_INSERT)
+		elog(ERROR, "storing the model failed: %s", SPI_result_code_string(rc));
+}
+
+/*
+ * Writes one embedding row per id, STORE_BATCH rows per statement: the batch's
+ * embeddings travel as one flat real[] that SQL slices per row.
+ */
+static void
+store_embeddings(const char *table, const char *idcol, int64 model_id,
+				 const int64 *ids, const float *emb, int64 n, int dim)
+{
+	char	   *sql = psprintf("INSERT INTO raid.%s (model_id, %s, embedding) "
+							   "SELECT $1, u.id, $3[((u.n - 1) * $4 + 1)::int4 : (u.n * $4)::int4] "
+							   "FROM unnest($2) WITH ORDINALITY AS u(id, n)",
+							   table, idcol);
+	Oid			types[4] = {INT8OID, INT8ARRAYOID, FLOAT4ARRAYOID, INT4OID};
+	SPIPlanPtr	plan = SPI_prepare(sql, 4, types);
+	Datum	   *idd = palloc(sizeof(Datum) * STORE_BATCH);
+	Datum	   *ed = palloc(sizeof(Datum) * (size_t) STORE_BATCH * dim);
+
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	for (int64 start = 0; start < n; start += STORE_BATCH)
+	{
+		int			b = (int) Min(STORE_BATCH, n - start);
+		Datum		values[4];
+
+		CHECK_FOR_INTERRUPTS();
+		for (int r = 0; r < b; r++)
+			idd[r] = Int64GetDatum(ids[start + r]);
+		for (int64 e = 0; e < (int64) b * dim; e++)
+			ed[e] = Float4GetDatum(emb[start * dim + e]);
+		values[0] = Int64GetDatum(model_id);
+		values[1] = PointerGetDatum(construct_array(idd, b, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+		values[2] = PointerGetDatum(construct_array(ed, b * dim, FLOAT4OID, 4, true, TYPALIGN_INT));
+		values[3] = Int32GetDatum(dim);
+		execute_insert(plan, values);
+		pfree(DatumGetPointer(values[1]));
+		pfree(DatumGetPointer(values[2]));
+	}
+	SPI_freeplan(plan);
+}
+
+/* Writes each user's training items (original ids), batch by batch. */
+static void
+store_user_items(int64 model_id, const raid_dataset *ds, int64 n_users)
+{
+	const char *sql = "INSERT INTO raid.user_items (model_id, user_id, item_ids) "
+		"SELECT $1, u.id, $3[($4[u.n] + 1)::int4 : $4[u.n + 1]::int4] "
+		"FROM unnest($2) WITH ORDINALITY AS u(id, n)";
+	Oid			types[4] = {INT8OID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID};
+	SPIPlanPtr	plan = SPI_prepare(sql, 4, types);
+	const int64 *user_ids = raid_dataset_user_ids(ds);
+	const int64 *item_ids = raid_dataset_item_ids(ds);
+	const int64 *indptr = raid_dataset_train_indptr(ds);
+	const int32 *indices = raid_dataset_train_indices(ds);
+	Datum	   *idd = palloc(sizeof(Datum) * STORE_BATCH);
+	Datum	   *offd = palloc(sizeof(Datum) * (STORE_BATCH + 1));
+
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	for (int64 start = 0; start < n_users; start += STORE_BATCH)
+	{
+		int			b = (int) Min(STORE_BATCH, n_users - start);
+		int64		base = indptr[start];
+		int64		total = indptr[start + b] - base;
+		Datum	   *itd = palloc(sizeof(Datum) * Max(total, 1));
+		Datum		values[4];
+
+		CHECK_FOR_INTERRUPTS();
+		for (int r = 0; r < b; r++)
+		{
+			idd[r] = Int64GetDatum(user_ids[start + r]);
+			offd[r] = Int64GetDatum(indptr[start + r] - base);
+		}
+		offd[b] = Int64GetDatum(total);
+		for (int64 e = 0; e < total; e++)
+			itd[e] = Int64GetDatum(item_ids[indices[base + e]]);
+		values[0] = Int64GetDatum(model_id);
+		values[1] = PointerGetDatum(construct_array(idd, b, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+		values[2] = PointerGetDatum(construct_array(itd, (int) total, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+		values[3] = PointerGetDatum(construct_array(offd, b + 1, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+		execute_insert(plan, values);
+		pfree(DatumGetPointer(values[1]));
+		pfree(DatumGetPointer(values[2]));
+		pfree(DatumGetPointer(values[3]));
+		pfree(itd);
+	}
+	SPI_freeplan(plan);
+}
+
+/* Appends a metric that may be missing (NULL in SQL, null in JSON). */
+static void
+append_metric(StringInfo s, const char *key, double value, bool present)
+{
+	if (present)
+		appendStringInfo(s, ", \"%s\": %.6f", key, value);
+	else
+		appendStringInfo(s, ", \"%s\": null", key);
+}
+
+/* Inserts the models row and returns its model_id. */
+static int64
+insert_model_row(const TrainArgs *a, const raid_dataset_info *info,
+				 const char *metrics)
+{
+	const char *sql = "INSERT INTO raid.models (name, base_model, defense, options, "
+		"interactions_table, user_col, item_col, attributes_table, attribute_col, "
+		"users, items, interactions, metrics) "
+		"VALUES ($1, 'mf', $2, $3::jsonb, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb) "
+		"RETURNING model_id";
+	Oid			types[12] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, NAMEOID, NAMEOID,
+	TEXTOID, NAMEOID, INT8OID, INT8OID, INT8OID, TEXTOID};
+	Datum		values[12];
+	char		nulls[12];
+	bool		isnull;
+
+	memset(nulls, ' ', sizeof(nulls));
+	values[0] = CStringGetTextDatum(a->model);
+	values[1] = CStringGetTextDatum(a->defense);
+	values[2] = CStringGetTextDatum(raid_train_options_json(&a->opts));
+	values[3] = CStringGetTextDatum(raid_qualified_relname(a->interactions));
+	values[4] = DirectFunctionCall1(namein, CStringGetDatum(a->user_col));
+	values[5] = DirectFunctionCall1(namein, CStringGetDatum(a->item_col));
+	if (OidIsValid(a->attributes))
+	{
+		values[6] = CStringGetTextDatum(raid_qualified_relname(a->attributes));
+		values[7] = DirectFunctionCall1(namein, CStringGetDatum(a->attribute_col));
+	}
+	else
+	{
+		nulls[6] = nulls[7] = 'n';
+		values[6] = values[7] = (Datum) 0;
+	}
+	values[8] = Int64GetDatum(info->n_users);
+	values[9] = Int64GetDatum(info->n_items);
+	values[10] = Int64GetDatum(info->n_interactions);
+	values[11] = CStringGetTextDatum(metrics);
+
+	if (SPI_execute_with_args(sql, 12, types, values, nulls, false, 1) != SPI_OK_INSERT_RETURNING)
+		elog(ERROR, "could not insert the model row");
+	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+/* Deletes the current role's model of that name (embeddings cascade). */
+static void
+delete_model(int64 model_id)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(model_id)};
+
+	if (SPI_execute_with_args("DELETE FROM raid.models WHERE model_id = $1",
+							  1, types, values, NULL, false, 0) != SPI_OK_DELETE)
+		elog(ERROR, "could not delete the earlier model");
+}
+
+/* Records the store time once it is known. */
+static void
+update_store_seconds(int64 model_id, double seconds)
+{
+	Oid			types[2] = {INT8OID, FLOAT8OID};
+	Datum		values[2] = {Int64GetDatum(model_id), Float8GetDatum(seconds)};
+
+	if (SPI_execute_with_args("UPDATE raid.models SET metrics = metrics || "
+							  "jsonb_build_object('store_seconds', round($2::numeric, 4)) "
+							  "WHERE model_id = $1",
+							  2, types, values, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not update the model's metrics");
+}
+
+Datum
+raid_train(PG_FUNCTION_ARGS)
+{
+	TrainArgs	a;
+	TupleDesc	tupdesc;
+	RaidCoreHandles *h;
+	raid_error	err;
+	raid_dataset_info info;
+	raid_eval_result ev = {0},
+				pop = {0};
+	bool		have_eval = false;
+	int64		skipped;
+	int64		loaded = 0;
+	int64		existing;
+	int64		model_id;
+	TrainTimes	t = {0};
+	instr_time	start,
+				stage;
+	StringInfoData epochs_json;
+	StringInfoData metrics;
+	Datum		values[11];
+	bool		nulls[11] = {0};
+
+	INSTR_TIME_SET_CURRENT(start);
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "raid.train must return a composite type");
+	tupdesc = BlessTupleDesc(tupdesc);
+
+	parse_args(fcinfo, &a);
+	h = raid_core_handles_create();
+
+	SPI_connect();
+
+	existing = find_model(a.model);
+	if (existing != 0 && !a.opts.replace)
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 errmsg("model \"%s\" already exists", a.model),
+				 errhint("Pass options => '{\"replace\": true}' to replace it, or drop it with raid.drop_model().")));
+
+	/* load */
+	INSTR_TIME_SET_CURRENT(stage);
+	raid_error_clear(&err);
+	h->dataset = raid_dataset_create(&err);
+	if (h->dataset == NULL)
+		raid_report_error(&err, "creating the dataset");
+	skipped = load_interactions(&a, h->dataset, &loaded);
+	t.load = raid_elapsed_seconds(stage);
+
+	/* build: remap, collapse, split */
+	INSTR_TIME_SET_CURRENT(stage);
+	if (loaded == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("table %s has no interactions to train on",
+						raid_qualified_relname(a.interactions)),
+				 skipped > 0 ? errdetail("All " INT64_FORMAT " rows have a NULL user or item id.", skipped) : 0));
+	if (skipped > 0)
+		ereport(NOTICE,
+				(errmsg("skipped " INT64_FORMAT " rows with a NULL user or item id", skipped)));
+	if (raid_dataset_finalize(h->dataset, a.opts.holdout ? 1 : 0, a.opts.mf.seed, &err) != RAID_OK ||
+		raid_dataset_get_info(h->dataset, &info, &err) != RAID_OK)
+		raid_report_error(&err, "building the dataset");
+	t.build = raid_elapsed_seconds(stage);
+
+	/* train */
+	INSTR_TIME_SET_CURRENT(stage);
+	h->trainer = raid_mf_create(h->dataset, &a.opts.mf, &err);
+	if (h->trainer == NULL)
+		raid_report_error(&err, "creating the trainer");
+	initStringInfo(&epochs_json);
+	run_training(h->trainer, &epochs_json);
+	t.train = raid_elapsed_seconds(stage);
+
+	/* evaluate */
+	INSTR_TIME_SET_CURRENT(stage);
+	if (a.opts.holdout && info.n_heldout > 0)
+	{
+		if (raid_evaluate(h->dataset, raid_mf_user_embeddings(h->trainer),
+						  raid_mf_item_embeddings(h->trainer), a.opts.mf.dim,
+						  a.opts.mf.threads, &ev, &err) != RAID_OK ||
+			raid_evaluate_popularity(h->dataset, a.opts.mf.threads, &pop, &err) != RAID_OK)
+			raid_report_error(&err, "evaluating the model");
+		have_eval = true;
+	}
+	t.evaluate = raid_elapsed_seconds(stage);
+	CHECK_FOR_INTERRUPTS();
+
+	/* store: replace the earlier model in this same transaction */
+	INSTR_TIME_SET_CURRENT(stage);
+	initStringInfo(&metrics);
+	appendStringInfo(&metrics,
+					 "{\"load_seconds\": %.4f, \"build_seconds\": %.4f, "
+					 "\"train_seconds\": %.4f, \"evaluate_seconds\": %.4f, "
+					 "\"threads\": %d, \"skipped_null_ids\": " INT64_FORMAT ", "
+					 "\"duplicates\": " INT64_FORMAT ", \"heldout_users\": " INT64_FORMAT,
+					 t.load, t.build, t.train, t.evaluate, a.opts.mf.threads, skipped,
+					 info.n_pairs - info.n_interactions, info.n_heldout);
+	append_metric(&metrics, "ndcg_at_10", ev.ndcg_at_10, have_eval);
+	append_metric(&metrics, "hr_at_10", ev.hr_at_10, have_eval);
+	append_metric(&metrics, "popularity_ndcg_at_10", pop.ndcg_at_10, have_eval);
+	append_metric(&metrics, "popularity_hr_at_10", pop.hr_at_10, have_eval);
+	appendStringInfo(&metrics, ", \"epochs\": %s}", epochs_json.data);
+
+	if (existing != 0)
+		delete_model(existing);
+	model_id = insert_model_row(&a, &info, metrics.data);
+	store_embeddings("user_embeddings", "user_id", model_id,
+					 raid_dataset_user_ids(h->dataset),
+					 raid_mf_user_embeddings(h->trainer), info.n_users, a.opts.mf.dim);
+	store_embeddings("item_embeddings", "item_id", model_id,
+					 raid_dataset_item_ids(h->dataset),
+					 raid_mf_item_embeddings(h->trainer), info.n_items, a.opts.mf.dim);
+	store_user_items(model_id, h->dataset, info.n_users);
+	t.store = raid_elapsed_seconds(stage);
+	update_store_seconds(model_id, t.store);
+
+	raid_core_handles_release(h);
+	SPI_finish();
+
+	values[0] = CStringGetTextDatum(a.model);
+	values[1] = Int64GetDatum(model_id);
+	values[2] = Int64GetDatum(info.n_users);
+	values[3] = Int64GetDatum(info.n_items);
+	values[4] = Int64GetDatum(info.n_interactions);
+	values[5] = Int64GetDatum(skipped);
+	values[6] = Float8GetDatum(raid_elapsed_seconds(start));
+	values[7] = Float8GetDatum(ev.ndcg_at_10);
+	values[8] = Float8GetDatum(ev.hr_at_10);
+	values[9] = Float8GetDatum(pop.ndcg_at_10);
+	values[10] = Float8GetDatum(pop.hr_at_10);
+	nulls[7] = nulls[8] = nulls[9] = nulls[10] = !have_eval;
+
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}

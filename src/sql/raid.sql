@@ -1,0 +1,161 @@
+-- raid: install script (built into raid--<version>.sql by the Makefile).
+\echo Use "CREATE EXTENSION raid" to load this file. \quit
+
+-- ---------------------------------------------------------------------------
+-- Tables.  Key columns are model_id, ...; rows belong to their owner (RLS).
+-- ---------------------------------------------------------------------------
+
+CREATE TABLE raid.models (
+    model_id          bigserial PRIMARY KEY,
+    name              text NOT NULL CHECK (name <> ''),
+    owner             name NOT NULL DEFAULT current_user,
+    base_model        text NOT NULL DEFAULT 'mf',
+    defense           text NOT NULL DEFAULT 'none',
+    options           jsonb NOT NULL DEFAULT '{}',
+    interactions_table text,
+    user_col          name,
+    item_col          name,
+    attributes_table  text,
+    attribute_col     name,
+    users             bigint,
+    items             bigint,
+    interactions      bigint,
+    metrics           jsonb NOT NULL DEFAULT '{}',
+    created_at        timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (owner, name)
+);
+COMMENT ON TABLE raid.models IS 'trained models: options with defaults filled in, source, counts, metrics';
+
+CREATE TABLE raid.user_embeddings (
+    model_id  bigint NOT NULL REFERENCES raid.models ON DELETE CASCADE,
+    user_id   bigint NOT NULL,
+    embedding real[] NOT NULL,
+    PRIMARY KEY (model_id, user_id)
+);
+COMMENT ON TABLE raid.user_embeddings IS 'one embedding per user and model';
+
+CREATE TABLE raid.item_embeddings (
+    model_id  bigint NOT NULL REFERENCES raid.models ON DELETE CASCADE,
+    item_id   bigint NOT NULL,
+    embedding real[] NOT NULL,
+    PRIMARY KEY (model_id, item_id)
+);
+COMMENT ON TABLE raid.item_embeddings IS 'one embedding per item and model';
+
+CREATE TABLE raid.user_items (
+    model_id  bigint NOT NULL REFERENCES raid.models ON DELETE CASCADE,
+    user_id   bigint NOT NULL,
+    item_ids  bigint[] NOT NULL,
+    PRIMARY KEY (model_id, user_id)
+);
+COMMENT ON TABLE raid.user_items IS 'the items each user trained on (excluded by raid.recommend)';
+
+-- Every role may train and keep its own models; row-level security keeps
+-- each role to its own rows (superusers see all).
+GRANT USAGE ON SCHEMA raid TO PUBLIC;
+GRANT SELECT, INSERT, UPDATE, DELETE ON raid.models, raid.user_embeddings,
+    raid.item_embeddings, raid.user_items TO PUBLIC;
+GRANT USAGE ON SEQUENCE raid.models_model_id_seq TO PUBLIC;
+
+ALTER TABLE raid.models ENABLE ROW LEVEL SECURITY;
+CREATE POLICY models_owner ON raid.models
+    USING (owner = current_user) WITH CHECK (owner = current_user);
+
+ALTER TABLE raid.user_embeddings ENABLE ROW LEVEL SECURITY;
+CREATE POLICY user_embeddings_owner ON raid.user_embeddings
+    USING (model_id IN (SELECT model_id FROM raid.models));
+ALTER TABLE raid.item_embeddings ENABLE ROW LEVEL SECURITY;
+CREATE POLICY item_embeddings_owner ON raid.item_embeddings
+    USING (model_id IN (SELECT model_id FROM raid.models));
+ALTER TABLE raid.user_items ENABLE ROW LEVEL SECURITY;
+CREATE POLICY user_items_owner ON raid.user_items
+    USING (model_id IN (SELECT model_id FROM raid.models));
+
+-- pg_dump keeps the users' models.
+SELECT pg_catalog.pg_extension_config_dump('raid.models', '');
+SELECT pg_catalog.pg_extension_config_dump('raid.models_model_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('raid.user_embeddings', '');
+SELECT pg_catalog.pg_extension_config_dump('raid.item_embeddings', '');
+SELECT pg_catalog.pg_extension_config_dump('raid.user_items', '');
+
+-- ---------------------------------------------------------------------------
+-- Training
+-- ---------------------------------------------------------------------------
+
+CREATE TYPE raid.train_summary AS (
+    model                   text,
+    model_id                bigint,
+    users                   bigint,
+    items                   bigint,
+    interactions            bigint,
+    skipped                 bigint,
+    seconds                 double precision,
+    ndcg_at_10              double precision,
+    hr_at_10                double precision,
+    popularity_ndcg_at_10   double precision,
+    popularity_hr_at_10     double precision
+);
+
+CREATE FUNCTION raid.train(
+    model         text,
+    interactions  regclass,
+    user_col      name DEFAULT 'user_id',
+    item_col      name DEFAULT 'item_id',
+    attributes    regclass DEFAULT NULL,
+    attribute_col name DEFAULT NULL,
+    defense       text DEFAULT 'none',
+    options       jsonb DEFAULT '{}')
+RETURNS raid.train_summary
+AS 'MODULE_PATHNAME', 'raid_train'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION raid.train IS 'trains and stores a model from an interaction table, returns its summary';
+
+-- ---------------------------------------------------------------------------
+-- Serving and housekeeping
+-- ---------------------------------------------------------------------------
+
+CREATE FUNCTION raid.recommend(model text, user_id bigint, k integer DEFAULT 10)
+RETURNS TABLE (item_id bigint, score real)
+AS 'MODULE_PATHNAME', 'raid_recommend'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION raid.recommend IS 'top-k items for a user, best first, excluding the items the user trained on';
+
+CREATE FUNCTION raid.drop_model(model text, if_exists boolean DEFAULT false)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    DELETE FROM raid.models m WHERE m.name = model AND m.owner = current_user;
+    IF FOUND THEN
+        RETURN true;
+    END IF;
+    IF if_exists THEN
+        RAISE NOTICE 'model "%" does not exist, skipping', model;
+        RETURN false;
+    END IF;
+    RAISE EXCEPTION 'model "%" does not exist', model
+        USING ERRCODE = 'undefined_object';
+END;
+$$;
+COMMENT ON FUNCTION raid.drop_model IS 'drops a model and its embeddings';
+
+-- ---------------------------------------------------------------------------
+-- Synthetic data
+-- ---------------------------------------------------------------------------
+
+CREATE FUNCTION raid.synthetic(
+    interactions_table    text,
+    users_table           text,
+    n_users               bigint DEFAULT 1000,
+    n_items               bigint DEFAULT 500,
+    interactions_per_user integer DEFAULT 50,
+    classes               integer DEFAULT 2,
+    signal                double precision DEFAULT 1.0,
+    seed                  bigint DEFAULT 42,
+    OUT users             bigint,
+    OUT items             bigint,
+    OUT interactions      bigint)
+AS 'MODULE_PATHNAME', 'raid_synthetic_sql'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION raid.synthetic IS 'creates an interactions table and a users table whose categorical attribute shapes preferences';
