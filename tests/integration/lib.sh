@@ -1,0 +1,33 @@
+# tests/integration/lib.sh: helpers for integration tests (sourced).
+# The cluster is already running (PGHOST, PGPORT, PGUSER set by scripts/test.sh).
+set -euo pipefail
+IT_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+source "$IT_ROOT/scripts/common.sh"
+
+# q SQL: runs one statement, prints unaligned tuples only
+q() { psql -X -q -At -v ON_ERROR_STOP=1 -c "$1"; }
+
+# fresh_db NAME: a new database with raid installed, made the default
+fresh_db() {
+    psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1" >/dev/null
+    export PGDATABASE=$1
+    q "CREATE EXTENSION raid"
+}
+
+fail() { echo "FAIL: $*"; exit 1; }
+pass() { echo "ok: $*"; }
+skip() { echo "$*"; exit 77; }
+
+# check DESCRIPTION ACTUAL EXPECTED
+check() {
+    if [ "$2" == "$3" ]; then pass "$1 ($2)"; else fail "$1: got '$2', expected '$3'"; fi
+}
+
+# check_true DESCRIPTION SQL-BOOLEAN-EXPRESSION
+check_true() {
+    local v
+    v=$(q "SELECT ($2)::boolean")
+    [ "$v" == "t" ] && pass "$1" || fail "$1: ($2) is '$v'"
+}
+
+now() { date +%s.%N; }
