@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# End-to-end benchmark of raid.train on synthetic data (the figures in
+# BENCHMARKS.md): 1M interactions, about 6,000 users and 4,000 items, dim 64,
+# 4 negatives, at 1 and 2 threads; prints load / build / train / evaluate /
+# store seconds and the mean epoch time.  Kernel benchmarks: make bench.
+#
+#   scripts/bench.sh [EPOCHS]     (default 5)
+set -euo pipefail
+source "$(dirname "$0")/common.sh"
+cd "$RAID_ROOT"
+epochs=${1:-5}
+
+raid_install_deps
+raid_build_install
+raid_cluster_start
+psql() { command psql -X -q -v ON_ERROR_STOP=1 "$@"; }
+psql -c "CREATE EXTENSION raid"
+
+psql -c "\\timing on" -c "SELECT * FROM raid.synthetic('bench_inter', 'bench_users', n_users => 6000,
+    n_items => 4000, interactions_per_user => 167, seed => 42)"
+psql -c "VACUUM ANALYZE bench_inter"
+for threads in 1 2; do
+    psql -c "SELECT users, items, interactions, round(seconds::numeric, 2) AS seconds,
+                    round(ndcg_at_10::numeric, 4) AS ndcg_at_10
+             FROM raid.train('bench_t$threads', 'bench_inter',
+                 options => '{\"dim\": 64, \"negatives\": 4, \"epochs\": $epochs, \"threads\": $threads}')"
+done
+psql -c "\\pset title 'raid.train end to end (seconds)'" -c "
+    SELECT options->'threads' AS threads, metrics->'load_seconds' AS load,
+           metrics->'build_seconds' AS build, metrics->'train_seconds' AS train,
+           round((SELECT avg((e->>'seconds')::numeric) FROM jsonb_array_elements(metrics->'epochs') e), 3) AS epoch,
+           metrics->'evaluate_seconds' AS evaluate, metrics->'store_seconds' AS store
+    FROM raid.models WHERE name LIKE 'bench_t%' ORDER BY name"
