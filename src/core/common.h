@@ -61,6 +61,7 @@ enum RandomTag : uint64_t {
     kTagInitItem = 0x696e697469ULL,
     kTagShuffle = 0x73687566ULL,
     kTagNegative = 0x6e6567ULL,
+    kTagStratum = 0x7374726174ULL,
     kTagSynClass = 0x73636c73ULL,
     kTagSynCount = 0x73636e74ULL,
     kTagSynUser = 0x73757372ULL,

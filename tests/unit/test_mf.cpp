@@ -60,6 +60,37 @@ TEST(MfTrainer, OneThreadSameSeedIsBitIdentical) {
     EXPECT_EQ(0, std::memcmp(a.data(), b.data(), a.size() * sizeof(float)));
 }
 
+TEST(MfTrainer, ThreadCountDoesNotChangeResults) {
+    // Block scheduling: each block runs on one thread, so the embeddings and
+    // the losses are bit-identical for any thread count.
+    raid::MfTrainer one(Planted(), Fast(7, 1));
+    raid::MfTrainer two(Planted(), Fast(7, 2));
+    raid::MfTrainer three(Planted(), Fast(7, 3));
+    one.Run();
+    two.Run();
+    three.Run();
+    for (const raid::MfTrainer* other : {&two, &three}) {
+        ASSERT_EQ(one.user_embeddings().size(), other->user_embeddings().size());
+        EXPECT_EQ(0, std::memcmp(one.user_embeddings().data(), other->user_embeddings().data(),
+                                 one.user_embeddings().size() * sizeof(float)));
+        EXPECT_EQ(0, std::memcmp(one.item_embeddings().data(), other->item_embeddings().data(),
+                                 one.item_embeddings().size() * sizeof(float)));
+        EXPECT_EQ(one.summary().epoch_loss, other->summary().epoch_loss);
+        EXPECT_EQ(one.summary().epoch_samples, other->summary().epoch_samples);
+    }
+}
+
+TEST(MfTrainer, ChunkSizeDoesNotChangeResults) {
+    // Two threads and a chunk that cuts the sub-steps at odd places.
+    raid::MfOptions small = Fast(7, 2);
+    small.chunk = 37;
+    raid::MfOptions large = Fast(7, 1);
+    large.chunk = std::numeric_limits<int64_t>::max();
+    const auto a = Train(small);
+    const auto b = Train(large);
+    EXPECT_EQ(0, std::memcmp(a.data(), b.data(), a.size() * sizeof(float)));
+}
+
 TEST(MfTrainer, ChunkSizeDoesNotChangeOneThreadResults) {
     raid::MfOptions small = Fast(7);
     small.chunk = 37;

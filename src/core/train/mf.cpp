@@ -1,10 +1,11 @@
-// mf.cpp: the Hogwild row-wise Adagrad MF trainer described in mf.h.
+// mf.cpp: the block-scheduled row-wise Adagrad MF trainer described in mf.h.
 #include "mf.h"
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <numeric>
 #include <string>
 
 #include "../common.h"
@@ -53,6 +54,20 @@ bool AllFinite(const AlignedFloats& v) {
     for (float x : v)
         if (!std::isfinite(x)) return false;
     return true;
+}
+
+// Counting sort of the ids 0 .. n-1 by group: the ids of group g, ascending,
+// end up in out[start[g] .. start[g+1]) (start has one entry per group, plus one).
+void SortByGroup(const std::vector<int32_t>& group, std::vector<int32_t>* out,
+                 std::vector<int64_t>* start) {
+    std::vector<int64_t>& s = *start;
+    std::fill(s.begin(), s.end(), 0);
+    for (int32_t g : group) ++s[g + 1];                      // sizes
+    for (size_t g = 1; g < s.size(); ++g) s[g] += s[g - 1];  // starts
+    for (int32_t id = 0; id < static_cast<int32_t>(group.size()); ++id)
+        (*out)[s[group[id]]++] = id;                            // s[g] becomes the end of g
+    for (size_t g = s.size() - 1; g > 0; --g) s[g] = s[g - 1];  // back to the starts
+    s[0] = 0;
 }
 
 }  // namespace
@@ -108,25 +123,142 @@ MfTrainer::MfTrainer(const Dataset& data, const MfOptions& options)
     V_.resize(static_cast<size_t>(ni * dim));
     Export();
 
-    order_.resize(static_cast<size_t>(data_.n_train()));
-}
-
-// Lays out the training pairs in CSR order and shuffles them (Fisher-Yates,
-// seeded per epoch).  The pairs are stored, not positions into the CSR, so the
-// hot loop reads them sequentially.
-void MfTrainer::BeginEpoch() {
+    // Users and items by decreasing training count (ties by id): the ranks
+    // that BeginEpoch() deals into groups.
     const auto& indptr = data_.train_indptr();
     const auto& indices = data_.train_indices();
-    for (int32_t u = 0; u < data_.n_users(); ++u) {
-        for (int64_t p = indptr[u]; p < indptr[u + 1]; ++p) order_[p] = Pair{u, indices[p]};
+    std::vector<int64_t> item_count(static_cast<size_t>(ni), 0);
+    for (int32_t j : indices) ++item_count[j];
+    ranked_users_.resize(static_cast<size_t>(nu));
+    ranked_items_.resize(static_cast<size_t>(ni));
+    std::iota(ranked_users_.begin(), ranked_users_.end(), 0);
+    std::iota(ranked_items_.begin(), ranked_items_.end(), 0);
+    std::stable_sort(ranked_users_.begin(), ranked_users_.end(), [&](int32_t a, int32_t b) {
+        return indptr[a + 1] - indptr[a] > indptr[b + 1] - indptr[b];
+    });
+    std::stable_sort(ranked_items_.begin(), ranked_items_.end(),
+                     [&](int32_t a, int32_t b) { return item_count[a] > item_count[b]; });
+
+    // Everything the epochs need, allocated here so that nothing in a parallel
+    // region allocates (or throws).
+    strata_ = static_cast<int32_t>(std::clamp<int64_t>(ni / kMinGroupItems, 1, kMaxStrata));
+    const int64_t P = strata_;
+    user_group_.resize(static_cast<size_t>(nu));
+    item_group_.resize(static_cast<size_t>(ni));
+    group_items_.resize(static_cast<size_t>(ni));
+    group_item_start_.resize(P + 1);
+    group_users_.resize(static_cast<size_t>(nu));
+    group_user_start_.resize(P + 1);
+    order_.resize(static_cast<size_t>(data_.n_train()));
+    block_start_.resize(P * P + 1);
+    schedule_.resize(P * P);
+    substep_start_.resize(P + 1);
+    block_loss_.resize(P * P);
+    block_samples_.resize(P * P);
+    // Per-thread gradient buffers: each starts on its own 64-byte cache line
+    // with a line of padding after it, since threads write them constantly.
+    grad_stride_ = (dim + 15) / 16 * 16 + 16;  // floats, a multiple of 64 bytes
+    grad_.assign(static_cast<size_t>(threads_ * grad_stride_), 0.0f);
+}
+
+// Deals ranked rows into the strata_ groups for this epoch: each run of
+// strata_ consecutive ranks goes to the groups in a seeded random order, so
+// every group gets the same number of rows (+-1) and rows of every rank.
+void MfTrainer::DealGroups(const std::vector<int32_t>& ranked, uint64_t tag,
+                           std::vector<int32_t>* group) const {
+    Rng rng(Key(options_.seed, kTagStratum, tag, static_cast<uint64_t>(epoch_)));
+    const int64_t n = static_cast<int64_t>(ranked.size());
+    const int32_t P = strata_;
+    int32_t perm[kMaxStrata];
+    for (int64_t start = 0; start < n; start += P) {
+        std::iota(perm, perm + P, 0);
+        for (int32_t k = P - 1; k > 0; --k)
+            std::swap(perm[k], perm[rng.Below(static_cast<uint64_t>(k + 1))]);
+        const int64_t m = std::min<int64_t>(P, n - start);
+        for (int64_t q = 0; q < m; ++q) (*group)[ranked[start + q]] = perm[q];
     }
-    Rng rng(Key(options_.seed, kTagShuffle, static_cast<uint64_t>(epoch_)));
-    for (int64_t k = static_cast<int64_t>(order_.size()) - 1; k > 0; --k) {
-        const int64_t r = static_cast<int64_t>(rng.Below(static_cast<uint64_t>(k + 1)));
-        std::swap(order_[k], order_[r]);
+}
+
+// Builds this epoch's schedule (see Parallelism in mf.h): deals users and
+// items into groups, lays the training pairs out block by block, shuffles
+// each block (Fisher-Yates, seeded per epoch and block) and orders the blocks
+// into sub-steps.  The pairs are stored, not positions into the CSR, so the
+// hot loop reads them sequentially.
+void MfTrainer::BeginEpoch() {
+    const int32_t P = strata_;
+    const uint64_t seed = options_.seed;
+    const uint64_t epoch = static_cast<uint64_t>(epoch_);
+    DealGroups(ranked_users_, 0, &user_group_);
+    DealGroups(ranked_items_, 1, &item_group_);
+    SortByGroup(user_group_, &group_users_, &group_user_start_);
+    SortByGroup(item_group_, &group_items_, &group_item_start_);
+
+    const int64_t* indptr = data_.train_indptr().data();
+    const int32_t* indices = data_.train_indices().data();
+    const int32_t* users = group_users_.data();
+    const int32_t* igroup = item_group_.data();
+    int64_t* start = block_start_.data();
+    Pair* order = order_.data();
+#pragma omp parallel num_threads(threads_)
+    {
+        // Block sizes: block c = b * P + g counts into start[c + 1].
+#pragma omp for schedule(dynamic, 1)
+        for (int32_t b = 0; b < P; ++b) {
+            int64_t* count = start + b * P + 1;
+            std::fill(count, count + P, 0);
+            for (int64_t q = group_user_start_[b]; q < group_user_start_[b + 1]; ++q) {
+                const int32_t u = users[q];
+                for (int64_t p = indptr[u]; p < indptr[u + 1]; ++p) ++count[igroup[indices[p]]];
+            }
+        }
+#pragma omp single
+        {
+            start[0] = 0;
+            for (int32_t c = 0; c < P * P; ++c) start[c + 1] += start[c];
+        }
+        // Pairs in CSR order within each block (user group b fills blocks b * P ..).
+#pragma omp for schedule(dynamic, 1)
+        for (int32_t b = 0; b < P; ++b) {
+            int64_t next[kMaxStrata];
+            std::copy_n(start + b * P, P, next);
+            for (int64_t q = group_user_start_[b]; q < group_user_start_[b + 1]; ++q) {
+                const int32_t u = users[q];
+                for (int64_t p = indptr[u]; p < indptr[u + 1]; ++p)
+                    order[next[igroup[indices[p]]]++] = Pair{u, indices[p]};
+            }
+        }
+#pragma omp for schedule(dynamic, 1)
+        for (int32_t c = 0; c < P * P; ++c) {
+            Rng rng(Key(seed, kTagShuffle, epoch, static_cast<uint64_t>(c)));
+            Pair* block = order + start[c];
+            for (int64_t k = start[c + 1] - start[c] - 1; k > 0; --k) {
+                const int64_t r = static_cast<int64_t>(rng.Below(static_cast<uint64_t>(k + 1)));
+                std::swap(block[k], block[r]);
+            }
+        }
     }
-    epoch_loss_sum_ = 0.0;
-    epoch_samples_ = 0;
+
+    // Sub-step k trains blocks (b, pi((b + sigma(k)) mod P)) for b = 0 .. P-1.
+    Rng rng(Key(seed, kTagStratum, 2, epoch));
+    int32_t sigma[kMaxStrata], pi[kMaxStrata];
+    std::iota(sigma, sigma + P, 0);
+    std::iota(pi, pi + P, 0);
+    for (int32_t k = P - 1; k > 0; --k) {
+        std::swap(sigma[k], sigma[rng.Below(static_cast<uint64_t>(k + 1))]);
+        std::swap(pi[k], pi[rng.Below(static_cast<uint64_t>(k + 1))]);
+    }
+    substep_start_[0] = 0;
+    for (int32_t k = 0; k < P; ++k) {
+        int64_t n = 0;
+        for (int32_t b = 0; b < P; ++b) {
+            const int32_t c = b * P + pi[(b + sigma[k]) % P];
+            schedule_[k * P + b] = c;
+            n += start[c + 1] - start[c];
+        }
+        substep_start_[k + 1] = substep_start_[k] + n;
+    }
+    std::fill(block_loss_.begin(), block_loss_.end(), 0.0);
+    std::fill(block_samples_.begin(), block_samples_.end(), 0);
     epoch_time_ = 0.0;
 }
 
@@ -164,20 +296,55 @@ inline float SquaredNorm(const float* x, int dim) {
     return a;
 }
 
-// Runs the SGD updates for epoch positions [begin, end) (Hogwild over threads).
+// Runs the SGD updates for epoch positions [begin, end): for each sub-step
+// it overlaps, the same fraction of each of its blocks, the blocks of a
+// sub-step in parallel (they share no row) and the sub-steps one after the
+// other.  Each block runs on one thread, so the result does not depend on
+// the thread count or on how the positions are cut into chunks.
+void MfTrainer::TrainRange(int64_t begin, int64_t end) {
+    const int32_t P = strata_;
+#pragma omp parallel num_threads(threads_)
+    {
+        float* gu = grad_.data() + static_cast<int64_t>(ThreadIndex()) * grad_stride_;
+        for (int32_t k = 0; k < P; ++k) {
+            const int64_t s0 = substep_start_[k];
+            const int64_t n = substep_start_[k + 1] - s0;
+            const int64_t lo = std::max(begin, s0) - s0;
+            const int64_t hi = std::min(end, s0 + n) - s0;
+            if (lo >= hi) continue;  // the same for every thread
+#pragma omp for schedule(dynamic, 1)
+            for (int32_t b = 0; b < P; ++b) {
+                const int32_t c = schedule_[k * P + b];
+                const int64_t first = block_start_[c];
+                const uint64_t size = static_cast<uint64_t>(block_start_[c + 1] - first);
+                // Positions [lo, hi) of the sub-step = this share of the block.
+                const auto share = [&](int64_t x) {
+                    return first + static_cast<int64_t>(static_cast<unsigned __int128>(size) *
+                                                        static_cast<uint64_t>(x) /
+                                                        static_cast<uint64_t>(n));
+                };
+                TrainBlock(c, share(lo), share(hi), gu);
+            }
+        }
+    }
+}
+
+// Runs the SGD updates for the pairs order_[begin, end) of block c on the
+// calling thread, adding to the block's loss and sample count.
 //
 // The hot loop is written as fused passes over the rows rather than as Eigen
 // expressions: an item update needs |g_v|^2 before it can move v, and
 //   |g_v|^2 = |coef u + l2 v|^2 = coef^2 |u|^2 + 2 coef l2 <u,v> + l2^2 |v|^2
 // follows from the dot-product pass, so each sample costs two passes over
 // its row (dot+norm, then update) instead of five separate vector operations.
-void MfTrainer::TrainRange(int64_t begin, int64_t end) {
+void MfTrainer::TrainBlock(int32_t c, int64_t begin, int64_t end, float* gu) {
+    if (begin >= end) return;
     const int dim = options_.dim;
     const float lr = static_cast<float>(options_.lr);
     const float l2 = static_cast<float>(options_.l2);
     const float inv_dim = 1.0f / static_cast<float>(dim);
     const int negatives = options_.negatives;
-    const uint64_t n_items = static_cast<uint64_t>(data_.n_items());
+    const int64_t n_items = data_.n_items();
     const uint64_t seed = options_.seed;
     const uint64_t epoch = static_cast<uint64_t>(epoch_);
     const int32_t* indices = data_.train_indices().data();
@@ -186,81 +353,75 @@ void MfTrainer::TrainRange(int64_t begin, int64_t end) {
     const int64_t S = row_stride_;
     float* U = user_rows_.data();
     float* V = item_rows_.data();
-
-    // Per-thread gradient buffers, allocated here so that nothing in the region
-    // throws.  Each starts on its own 64-byte cache line with a line of padding
-    // after it: threads write them constantly and must not share a line.
-    const int64_t stride = (dim + 15) / 16 * 16 + 16;  // floats, a multiple of 64 bytes
-    grad_.resize(static_cast<size_t>(threads_ * stride));
-    float* grad = grad_.data();
-    double loss_sum = 0.0;
+    // Negatives come from the block's item group (see mf.h).
+    const int32_t g = c % strata_;
+    const int32_t* group_items = group_items_.data() + group_item_start_[g];
+    const uint64_t group_size =
+        static_cast<uint64_t>(group_item_start_[g + 1] - group_item_start_[g]);
+    double loss_sum = block_loss_[c];  // summed in position order: chunking does not matter
     int64_t samples = 0;
-#pragma omp parallel num_threads(threads_) reduction(+ : loss_sum, samples)
-    {
-        float* gu = grad + static_cast<int64_t>(ThreadIndex()) * stride;
-#pragma omp for schedule(static)
-        for (int64_t t = begin; t < end; ++t) {
-            const int32_t user = pairs[t].user;
-            float* u = U + static_cast<int64_t>(user) * S;
-            const float uu = SquaredNorm(u, dim);
-            std::fill(gu, gu + dim, 0.0f);
 
-            // One BCE sample against item j with label y: update v_j, accumulate g_u.
-            auto sample = [&](int32_t j, float y) {
-                float* v = V + static_cast<int64_t>(j) * S;
-                float s, vv;
-                DotAndNorm(u, v, dim, &s, &vv);
-                const float e = std::exp(-std::fabs(s));
-                const float sig = s >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
-                // BCE = softplus(-s) if y = 1, softplus(s) if y = 0 (stable form).
-                const float z = y > 0.5f ? -s : s;
-                loss_sum += static_cast<double>(std::max(z, 0.0f) + std::log(1.0f + e));
-                ++samples;
-                const float coef = sig - y;
-                const float g2 = coef * coef * uu + 2.0f * coef * l2 * s + l2 * l2 * vv;
-                const float acc = v[dim] + std::max(g2, 0.0f) * inv_dim;
-                v[dim] = acc;
-                const float step = lr / std::sqrt(acc + kAdagradEps);
-                const float keep = 1.0f - step * l2;
-                const float move = step * coef;
+    for (int64_t t = begin; t < end; ++t) {
+        const int32_t user = pairs[t].user;
+        float* u = U + static_cast<int64_t>(user) * S;
+        const float uu = SquaredNorm(u, dim);
+        std::fill(gu, gu + dim, 0.0f);
+
+        // One BCE sample against item j with label y: update v_j, accumulate g_u.
+        auto sample = [&](int32_t j, float y) {
+            float* v = V + static_cast<int64_t>(j) * S;
+            float s, vv;
+            DotAndNorm(u, v, dim, &s, &vv);
+            const float e = std::exp(-std::fabs(s));
+            const float sig = s >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
+            // BCE = softplus(-s) if y = 1, softplus(s) if y = 0 (stable form).
+            const float z = y > 0.5f ? -s : s;
+            loss_sum += static_cast<double>(std::max(z, 0.0f) + std::log(1.0f + e));
+            ++samples;
+            const float coef = sig - y;
+            const float g2 = coef * coef * uu + 2.0f * coef * l2 * s + l2 * l2 * vv;
+            const float acc = v[dim] + std::max(g2, 0.0f) * inv_dim;
+            v[dim] = acc;
+            const float step = lr / std::sqrt(acc + kAdagradEps);
+            const float keep = 1.0f - step * l2;
+            const float move = step * coef;
 #pragma omp simd
-                for (int k = 0; k < dim; ++k) {
-                    const float vk = v[k];
-                    gu[k] += coef * vk;
-                    v[k] = keep * vk - move * u[k];
-                }
-            };
+            for (int k = 0; k < dim; ++k) {
+                const float vk = v[k];
+                gu[k] += coef * vk;
+                v[k] = keep * vk - move * u[k];
+            }
+        };
 
-            sample(pairs[t].item, 1.0f);
-            const int32_t* row = indices + indptr[user];
-            const int64_t row_len = indptr[user + 1] - indptr[user];
-            if (negatives > 0 && row_len < static_cast<int64_t>(n_items)) {
-                Rng rng(Key(seed, kTagNegative, epoch, static_cast<uint64_t>(t)));
-                for (int k = 0; k < negatives; ++k) {
-                    for (int tries = 0; tries < kNegativeRetries; ++tries) {
-                        const int32_t j = static_cast<int32_t>(rng.Below(n_items));
-                        if (!ContainsSorted(row, row_len, j)) {
-                            sample(j, 0.0f);
-                            break;
-                        }
+        sample(pairs[t].item, 1.0f);
+        const int32_t* row = indices + indptr[user];
+        const int64_t row_len = indptr[user + 1] - indptr[user];
+        if (negatives > 0 && row_len < n_items) {
+            Rng rng(Key(seed, kTagNegative, epoch, static_cast<uint64_t>(t)));
+            for (int k = 0; k < negatives; ++k) {
+                for (int tries = 0; tries < kNegativeRetries; ++tries) {
+                    const int32_t j = group_items[rng.Below(group_size)];
+                    if (!ContainsSorted(row, row_len, j)) {
+                        sample(j, 0.0f);
+                        break;
                     }
                 }
             }
-            float g2 = 0.0f;
-#pragma omp simd reduction(+ : g2)
-            for (int k = 0; k < dim; ++k) {
-                gu[k] += l2 * u[k];
-                g2 += gu[k] * gu[k];
-            }
-            const float acc = u[dim] + g2 * inv_dim;
-            u[dim] = acc;
-            const float step = lr / std::sqrt(acc + kAdagradEps);
-#pragma omp simd
-            for (int k = 0; k < dim; ++k) u[k] -= step * gu[k];
         }
+        float g2 = 0.0f;
+#pragma omp simd reduction(+ : g2)
+        for (int k = 0; k < dim; ++k) {
+            gu[k] += l2 * u[k];
+            g2 += gu[k] * gu[k];
+        }
+        const float acc = u[dim] + g2 * inv_dim;
+        u[dim] = acc;
+        const float step = lr / std::sqrt(acc + kAdagradEps);
+#pragma omp simd
+        for (int k = 0; k < dim; ++k) u[k] -= step * gu[k];
     }
-    epoch_loss_sum_ += loss_sum;
-    epoch_samples_ += samples;
+    block_loss_[c] = loss_sum;
+    block_samples_[c] += samples;
 }
 
 // Copies the weights of the training tables into the compact U_ and V_.
@@ -279,8 +440,13 @@ void MfTrainer::Export() {
 // for divergence.
 void MfTrainer::EndEpoch() {
     Export();
-    const double loss =
-        epoch_samples_ > 0 ? epoch_loss_sum_ / static_cast<double>(epoch_samples_) : 0.0;
+    double loss_sum = 0.0;  // over the blocks in a fixed order: deterministic
+    int64_t samples = 0;
+    for (size_t c = 0; c < block_loss_.size(); ++c) {
+        loss_sum += block_loss_[c];
+        samples += block_samples_[c];
+    }
+    const double loss = samples > 0 ? loss_sum / static_cast<double>(samples) : 0.0;
     const int32_t number = epoch_ + 1;
     if (!std::isfinite(loss)) {
         failure_ = "training diverged at epoch " + std::to_string(number) + " (loss is " +
@@ -291,7 +457,7 @@ void MfTrainer::EndEpoch() {
     }
     if (!failure_.empty()) throw DataError(failure_);
     summary_.epoch_loss.push_back(loss);
-    summary_.epoch_samples.push_back(epoch_samples_);
+    summary_.epoch_samples.push_back(samples);
     summary_.epoch_seconds.push_back(epoch_time_);
     summary_.total_seconds += epoch_time_;
     epoch_ = number;
