@@ -28,10 +28,12 @@ SELECT sum(cardinality(item_ids)) AS train_pairs FROM raid.user_items JOIN raid.
 -- one thread and the same seed: identical embeddings; another seed: different
 SELECT users FROM raid.train('m1_again', 'syn_inter', options => '{"dim": 8, "epochs": 10, "threads": 1, "seed": 3}');
 SELECT users FROM raid.train('m1_seed4', 'syn_inter', options => '{"dim": 8, "epochs": 10, "threads": 1, "seed": 4}');
+-- training is scheduled in conflict-free blocks: the thread count does not change the result
+SELECT users FROM raid.train('m1_threads2', 'syn_inter', options => '{"dim": 8, "epochs": 10, "threads": 2, "seed": 3}');
 SELECT b.name, count(*) AS users, count(*) FILTER (WHERE a.embedding = b.embedding) AS identical
 FROM (SELECT user_id, embedding FROM raid.user_embeddings JOIN raid.models USING (model_id) WHERE name = 'm1') a
 JOIN (SELECT name, user_id, embedding FROM raid.user_embeddings JOIN raid.models USING (model_id)
-      WHERE name IN ('m1_again', 'm1_seed4')) b USING (user_id)
+      WHERE name IN ('m1_again', 'm1_seed4', 'm1_threads2')) b USING (user_id)
 GROUP BY b.name ORDER BY 1;
 SELECT count(*) FILTER (WHERE a.embedding = b.embedding) AS identical_items, count(*) AS items
 FROM (SELECT item_id, embedding FROM raid.item_embeddings JOIN raid.models USING (model_id) WHERE name = 'm1') a
