@@ -16,13 +16,16 @@
 // Pattern after faiss's c_api (catch at the boundary, code + message out).
 #include "raid_capi.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <exception>
 #include <memory>
 #include <new>
 #include <string>
+#include <vector>
 
+#include "../core/attack/audit.h"
 #include "../core/common.h"
 #include "../core/data/dataset.h"
 #include "../core/data/synthetic.h"
@@ -376,5 +379,165 @@ const int32_t* raid_synthetic_user_classes(const raid_synthetic* s) {
 
 // Frees synthetic data (NULL is fine).
 void raid_synthetic_free(raid_synthetic* s) { delete s; }
+
+}  // extern "C"
+
+/* ------------------------------------------------------------------ audits */
+
+struct raid_audit {
+    std::unique_ptr<raid::Audit> impl;
+};
+
+namespace {
+
+// Converts C audit options to core options.
+raid::AuditOptions ToCore(const raid_audit_options& o) {
+    raid::AuditOptions c;
+    c.folds = o.folds;
+    c.seed = o.seed;
+    c.threads = o.threads;
+    c.attackers = o.attackers;
+    c.balance = o.balance;
+    c.mlp_hidden = o.mlp_hidden;
+    c.mlp_max_epochs = o.mlp_max_epochs;
+    c.mlp_batch = o.mlp_batch;
+    c.mlp_lr = o.mlp_lr;
+    c.mlp_l2 = o.mlp_l2;
+    c.mlp_validation = o.mlp_validation;
+    c.mlp_patience = o.mlp_patience;
+    c.logistic_c = o.logistic_c;
+    c.logistic_max_iter = o.logistic_max_iter;
+    return c;
+}
+
+// Copies one attacker's core result to the C struct (unused fold slots are 0).
+void ToC(const raid::AttackResult& r, raid_attack_result* out) {
+    std::memset(out, 0, sizeof(*out));
+    out->attacker = r.attacker;
+    out->classes = r.classes;
+    out->users = r.users;
+    out->folds = r.folds;
+    out->f1 = r.f1;
+    out->f1_std = r.f1_std;
+    out->balanced_accuracy = r.balanced_accuracy;
+    out->balanced_accuracy_std = r.balanced_accuracy_std;
+    out->auc = r.auc;
+    out->auc_std = r.auc_std;
+    out->chance = r.chance;
+    out->seconds = r.seconds;
+    const size_t folds = std::min<size_t>(r.fold.size(), RAID_MAX_FOLDS);
+    for (size_t f = 0; f < folds; ++f) {
+        out->fold_f1[f] = r.fold[f].f1;
+        out->fold_balanced_accuracy[f] = r.fold[f].balanced_accuracy;
+        out->fold_auc[f] = r.fold[f].auc;
+        out->fold_train_users[f] = r.fold[f].train_users;
+        out->fold_test_users[f] = r.fold[f].test_users;
+        out->fold_iterations[f] = r.fold[f].iterations;
+    }
+}
+
+// Throws InvalidArgument unless the audit exists.
+const raid::Audit& CheckedAudit(const raid_audit* audit) {
+    Require(audit, "audit");
+    Require(audit->impl.get(), "audit");
+    return *audit->impl;
+}
+
+}  // namespace
+
+extern "C" {
+
+// Fills the documented defaults.
+void raid_audit_options_default(raid_audit_options* opts) {
+    if (opts == nullptr) return;
+    const raid::AuditOptions d;
+    opts->folds = d.folds;
+    opts->seed = d.seed;
+    opts->threads = d.threads;
+    opts->attackers = d.attackers;
+    opts->balance = d.balance;
+    opts->mlp_hidden = d.mlp_hidden;
+    opts->mlp_max_epochs = d.mlp_max_epochs;
+    opts->mlp_batch = d.mlp_batch;
+    opts->mlp_lr = d.mlp_lr;
+    opts->mlp_l2 = d.mlp_l2;
+    opts->mlp_validation = d.mlp_validation;
+    opts->mlp_patience = d.mlp_patience;
+    opts->logistic_c = d.logistic_c;
+    opts->logistic_max_iter = d.logistic_max_iter;
+}
+
+// Checks every field; the message names the first bad one.
+raid_status raid_audit_options_validate(const raid_audit_options* opts, raid_error* err) {
+    return Guard(err, [&] {
+        Require(opts, "options");
+        ToCore(*opts).Validate();
+    });
+}
+
+// Validates and copies the inputs and plans the folds, or NULL with err set.
+raid_audit* raid_audit_create(const float* X, const int64_t* ids, const int32_t* labels, int64_t n,
+                              int32_t dim, int32_t classes, const raid_audit_options* opts,
+                              raid_error* err) {
+    raid_audit* audit = nullptr;
+    Guard(err, [&] {
+        Require(opts, "options");
+        auto holder = std::make_unique<raid_audit>();
+        holder->impl =
+            std::make_unique<raid::Audit>(X, ids, labels, n, dim, classes, ToCore(*opts));
+        audit = holder.release();
+    });
+    return audit;
+}
+
+// Runs at most one task per thread and reports progress.
+raid_status raid_audit_step(raid_audit* audit, int* done, double* fraction, raid_error* err) {
+    return Guard(err, [&] {
+        Require(audit, "audit");
+        Require(audit->impl.get(), "audit");
+        double f = 0.0;
+        const bool finished = audit->impl->Step(&f);
+        if (done != nullptr) *done = finished ? 1 : 0;
+        if (fraction != nullptr) *fraction = f;
+    });
+}
+
+// Copies one result per attacker, MLP first.
+raid_status raid_audit_get_results(const raid_audit* audit, raid_attack_result* out,
+                                   int32_t max_results, int32_t* n_results, raid_error* err) {
+    return Guard(err, [&] {
+        Require(n_results, "n_results");
+        *n_results = 0;
+        const std::vector<raid::AttackResult> results = CheckedAudit(audit).Results();
+        const int32_t count = static_cast<int32_t>(results.size());
+        if (max_results < count)
+            throw raid::InvalidArgument("\"max_results\" must be at least " +
+                                        std::to_string(count) + ", got " +
+                                        std::to_string(max_results));
+        Require(out, "out");
+        for (int32_t k = 0; k < count; ++k) ToC(results[k], &out[k]);
+        *n_results = count;
+    });
+}
+
+// Copies the cross-validation plan: test fold per user, training membership per fold.
+raid_status raid_audit_get_folds(const raid_audit* audit, int32_t* fold_of, uint8_t* in_train,
+                                 raid_error* err) {
+    return Guard(err, [&] {
+        const raid::Audit& a = CheckedAudit(audit);
+        const raid::FoldPlan& plan = a.plan();
+        const int64_t n = a.n();
+        if (fold_of != nullptr && n > 0)
+            std::memcpy(fold_of, plan.fold_of.data(), static_cast<size_t>(n) * sizeof(int32_t));
+        if (in_train != nullptr) {
+            std::memset(in_train, 0, static_cast<size_t>(plan.folds) * static_cast<size_t>(n));
+            for (int32_t f = 0; f < plan.folds; ++f)
+                for (int64_t i : plan.train[f]) in_train[static_cast<int64_t>(f) * n + i] = 1;
+        }
+    });
+}
+
+// Frees an audit (NULL is fine).
+void raid_audit_free(raid_audit* audit) { delete audit; }
 
 }  // extern "C"

@@ -234,6 +234,104 @@ const int64_t *raid_synthetic_interaction_items(const raid_synthetic *s);
 const int32_t *raid_synthetic_user_classes(const raid_synthetic *s);	/* n_users */
 void		raid_synthetic_free(raid_synthetic *s);
 
+/* ------------------------------------------------------------------------
+ * Leakage audits: attribute-inference attackers under cross-validation
+ * ------------------------------------------------------------------------ */
+
+/* Attackers, usable as bits of raid_audit_options.attackers. */
+typedef enum raid_attacker_kind
+{
+	RAID_ATTACKER_MLP = 1,		/* one hidden ReLU layer, Adam, early stopping */
+	RAID_ATTACKER_LOGISTIC = 2	/* multinomial logistic regression, L2 */
+} raid_attacker_kind;
+
+#define RAID_MAX_FOLDS 20
+
+typedef struct raid_audit_options
+{
+	int32_t		folds;			/* stratified folds, default 5, 2..RAID_MAX_FOLDS */
+	uint64_t	seed;			/* folds, balancing, initialisation; default 42 */
+	int32_t		threads;		/* OpenMP threads, 0 = default */
+	int32_t		attackers;		/* bit mask of raid_attacker_kind, default both */
+	int32_t		balance;		/* 1 (default): downsample each training fold to
+								 * its smallest class; 0: keep it as it is */
+	int32_t		mlp_hidden;		/* hidden units, default 100, 1..4096 */
+	int32_t		mlp_max_epochs; /* default 200, 1..100000 */
+	int32_t		mlp_batch;		/* minibatch size, default 200 */
+	double		mlp_lr;			/* Adam step size, default 1e-3 */
+	double		mlp_l2;			/* L2 penalty (scikit-learn's alpha), default 1e-4 */
+	double		mlp_validation; /* inner validation fraction for early stopping,
+								 * default 0.1, in (0, 0.5] */
+	int32_t		mlp_patience;	/* epochs without validation improvement before
+								 * stopping, default 10 */
+	double		logistic_c;		/* inverse L2 strength as in scikit-learn, default 1 */
+	int32_t		logistic_max_iter;	/* optimiser iterations, default 200 */
+} raid_audit_options;
+
+void		raid_audit_options_default(raid_audit_options *opts);
+raid_status raid_audit_options_validate(const raid_audit_options *opts,
+										raid_error *err);
+
+/* One attacker's cross-validated figures (means and standard deviations over folds). */
+typedef struct raid_attack_result
+{
+	int32_t		attacker;		/* a raid_attacker_kind */
+	int32_t		classes;
+	int64_t		users;			/* users with a label that were attacked */
+	int32_t		folds;
+	double		f1;				/* macro-F1 */
+	double		f1_std;
+	double		balanced_accuracy;	/* mean per-class recall */
+	double		balanced_accuracy_std;
+	double		auc;			/* binary ROC AUC; macro one-vs-rest for > 2 classes */
+	double		auc_std;
+	double		chance;			/* 1 / classes */
+	double		seconds;		/* wall time of this attacker's folds */
+	double		fold_f1[RAID_MAX_FOLDS];
+	double		fold_balanced_accuracy[RAID_MAX_FOLDS];
+	double		fold_auc[RAID_MAX_FOLDS];
+	int64_t		fold_train_users[RAID_MAX_FOLDS];	/* after balancing */
+	int64_t		fold_test_users[RAID_MAX_FOLDS];
+	int32_t		fold_iterations[RAID_MAX_FOLDS];	/* MLP epochs / optimiser iterations */
+} raid_attack_result;
+
+typedef struct raid_audit raid_audit;
+
+/*
+ * Prepares an audit of n users: X is n x dim (row-major), ids are the users'
+ * ids (folds and balancing are a pure function of seed and id, see
+ * raid_audit_get_folds), labels are class indices 0..classes-1.  The inputs
+ * are copied.  Every class needs at least `folds` users (RAID_INVALID_ARGUMENT
+ * naming the class index otherwise); non-finite features are RAID_DATA_ERROR.
+ */
+raid_audit *raid_audit_create(const float *X, const int64_t *ids,
+							  const int32_t *labels, int64_t n, int32_t dim,
+							  int32_t classes, const raid_audit_options *opts,
+							  raid_error *err);
+
+/*
+ * Runs a bounded amount of work (at most one (attacker, fold) task per
+ * thread, in parallel); *done = 1 when every task has run; *fraction is the
+ * share of tasks done.  The caller checks for cancellation between calls.
+ */
+raid_status raid_audit_step(raid_audit *audit, int *done, double *fraction,
+							raid_error *err);
+
+/* Copies the results of the finished audit, one per attacker, MLP first. */
+raid_status raid_audit_get_results(const raid_audit *audit,
+								   raid_attack_result *out, int32_t max_results,
+								   int32_t *n_results, raid_error *err);
+
+/*
+ * The cross-validation plan: fold_of[i] is user i's test fold, and
+ * in_train[f * n + i] is 1 if user i is in the (balanced) training set of
+ * fold f.  Lets an independent implementation reuse exactly the same folds.
+ */
+raid_status raid_audit_get_folds(const raid_audit *audit, int32_t *fold_of,
+								 uint8_t *in_train, raid_error *err);
+
+void		raid_audit_free(raid_audit *audit);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,242 @@
+// audit.cpp: validation, task scheduling and aggregation of a leakage audit.
+#include "audit.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <string>
+
+#include "../eval/classification.h"
+
+namespace raid {
+
+namespace {
+
+// Throws InvalidArgument for an integer option outside [lo, hi].
+void CheckRange(const char* name, int64_t value, int64_t lo, int64_t hi) {
+    if (value < lo || value > hi)
+        throw InvalidArgument(std::string("option \"") + name + "\" must be between " +
+                              std::to_string(lo) + " and " + std::to_string(hi) + ", got " +
+                              std::to_string(value));
+}
+
+// Throws InvalidArgument unless 0 < value <= hi (NaN fails).
+void CheckPositiveAtMost(const char* name, double value, double hi) {
+    if (!(value > 0.0 && value <= hi))
+        throw InvalidArgument(std::string("option \"") + name +
+                              "\" must be greater than 0 and at most " + FormatDouble(hi) +
+                              ", got " + FormatDouble(value));
+}
+
+// Throws InvalidArgument unless lo <= value <= hi (NaN fails).
+void CheckBetween(const char* name, double value, double lo, double hi) {
+    if (!(value >= lo && value <= hi))
+        throw InvalidArgument(std::string("option \"") + name + "\" must be between " +
+                              FormatDouble(lo) + " and " + FormatDouble(hi) + ", got " +
+                              FormatDouble(value));
+}
+
+// Seconds since t0.
+double SecondsSince(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+}  // namespace
+
+// Throws InvalidArgument naming the first bad field.
+void AuditOptions::Validate() const {
+    CheckRange("folds", folds, 2, kMaxAuditFolds);
+    CheckRange("threads", threads, 0, 1024);
+    CheckRange("attackers", attackers, 1, kAttackerMlp | kAttackerLogistic);
+    CheckRange("balance", balance, 0, 1);
+    CheckRange("mlp_hidden", mlp_hidden, 1, 4096);
+    CheckRange("mlp_max_epochs", mlp_max_epochs, 1, 100000);
+    CheckRange("mlp_batch", mlp_batch, 1, 1000000);
+    CheckPositiveAtMost("mlp_lr", mlp_lr, 1.0);
+    CheckBetween("mlp_l2", mlp_l2, 0.0, 100.0);
+    CheckPositiveAtMost("mlp_validation", mlp_validation, 0.5);
+    CheckRange("mlp_patience", mlp_patience, 1, 10000);
+    CheckPositiveAtMost("logistic_c", logistic_c, 1e6);
+    CheckRange("logistic_max_iter", logistic_max_iter, 1, 100000);
+}
+
+// The MLP's hyperparameters.
+MlpOptions AuditOptions::Mlp() const {
+    MlpOptions o;
+    o.hidden = mlp_hidden;
+    o.max_epochs = mlp_max_epochs;
+    o.batch = mlp_batch;
+    o.lr = mlp_lr;
+    o.l2 = mlp_l2;
+    o.validation = mlp_validation;
+    o.patience = mlp_patience;
+    return o;
+}
+
+// Logistic regression's hyperparameters.
+LogisticOptions AuditOptions::Logistic() const {
+    LogisticOptions o;
+    o.c = logistic_c;
+    o.max_iter = logistic_max_iter;
+    return o;
+}
+
+// Name of an attacker.
+const char* AttackerName(int32_t attacker) {
+    switch (attacker) {
+        case kAttackerMlp:
+            return "mlp";
+        case kAttackerLogistic:
+            return "logistic";
+        default:
+            return "unknown";
+    }
+}
+
+// Validates, copies the inputs and builds the plan and the task list.
+Audit::Audit(const float* x, const int64_t* ids, const int32_t* labels, int64_t n, int32_t dim,
+             int32_t classes, const AuditOptions& options)
+    : n_(n), dim_(dim), classes_(classes), options_(options) {
+    options_.Validate();
+    if (classes < 2 || classes > kMaxAuditClasses)
+        throw InvalidArgument("an audit needs between 2 and " + std::to_string(kMaxAuditClasses) +
+                              " classes, got " + std::to_string(classes));
+    if (dim < 1) throw InvalidArgument("dim must be at least 1, got " + std::to_string(dim));
+    if (n < 0) throw InvalidArgument("n must not be negative, got " + std::to_string(n));
+    if (n > kMaxAuditValues / dim)
+        throw LimitExceeded("an audit of " + std::to_string(n) + " users x " + std::to_string(dim) +
+                            " dims exceeds the limit of " + std::to_string(kMaxAuditValues) +
+                            " values");
+    if (n > 0 && (x == nullptr || ids == nullptr || labels == nullptr))
+        throw InvalidArgument("embeddings, ids and labels must not be null");
+    // Labels and class sizes first (the plan checks them), then the features.
+    plan_ =
+        MakeFoldPlan(ids, labels, n, classes, options_.folds, options_.seed, options_.balance != 0);
+    for (int64_t i = 0; i < n; ++i)
+        for (int32_t j = 0; j < dim; ++j)
+            if (!std::isfinite(x[i * dim + j]))
+                throw DataError("feature " + std::to_string(j) + " of user " +
+                                std::to_string(ids[i]) + " is not finite");
+    x_.assign(x, x + n * dim);
+    ids_.assign(ids, ids + n);
+    labels_.assign(labels, labels + n);
+    threads_ = ResolveThreads(options_.threads);
+    for (int32_t attacker : {kAttackerMlp, kAttackerLogistic}) {
+        if ((options_.attackers & attacker) == 0) continue;
+        for (int32_t f = 0; f < options_.folds; ++f) tasks_.push_back({attacker, f});
+    }
+    task_results_.resize(tasks_.size());
+}
+
+// Trains one attacker on one fold and scores its test users.
+FoldResult Audit::RunTask(const Task& task) const {
+    const auto t0 = std::chrono::steady_clock::now();
+    const std::vector<int64_t>& train = plan_.train[task.fold];
+    const std::vector<int64_t>& test = plan_.test[task.fold];
+    RowMatrixF x_train, x_test;
+    GatherStandardized(x_.data(), dim_, train, test, &x_train, &x_test);
+    std::vector<int32_t> y_train(train.size()), y_test(test.size());
+    std::vector<int64_t> id_train(train.size());
+    for (size_t r = 0; r < train.size(); ++r) {
+        y_train[r] = labels_[train[r]];
+        id_train[r] = ids_[train[r]];
+    }
+    for (size_t r = 0; r < test.size(); ++r) y_test[r] = labels_[test[r]];
+
+    const uint64_t key = Key(options_.seed, kTagAttack, static_cast<uint64_t>(task.attacker),
+                             static_cast<uint64_t>(task.fold));
+    FoldResult out;
+    RowMatrixD proba;
+    if (task.attacker == kAttackerMlp) {
+        Mlp mlp;
+        mlp.Fit(x_train, y_train.data(), id_train.data(), classes_, options_.Mlp(), key);
+        proba = mlp.PredictProba(x_test);
+        out.iterations = mlp.summary().epochs;
+    } else {
+        LogisticRegression lr;
+        lr.Fit(x_train, y_train.data(), classes_, options_.Logistic());
+        proba = lr.PredictProba(x_test);
+        out.iterations = lr.summary().iterations;
+    }
+    if (!proba.allFinite())
+        throw DataError(std::string("the ") + AttackerName(task.attacker) +
+                        " attacker's predictions are not finite in fold " +
+                        std::to_string(task.fold));
+    const int64_t n_test = static_cast<int64_t>(test.size());
+    std::vector<int32_t> predicted(test.size());
+    for (int64_t r = 0; r < n_test; ++r) predicted[r] = ArgMax(proba.row(r).data(), classes_);
+    const ConfusionMatrix cm = Confusion(y_test.data(), predicted.data(), n_test, classes_);
+    out.f1 = MacroF1(cm);
+    out.balanced_accuracy = BalancedAccuracy(cm);
+    out.auc = MulticlassAuc(proba.data(), y_test.data(), n_test, classes_);
+    out.train_users = static_cast<int64_t>(train.size());
+    out.test_users = n_test;
+    out.seconds = SecondsSince(t0);
+    return out;
+}
+
+// Runs the next batch of tasks, one per thread.
+bool Audit::Step(double* fraction) {
+    if (failure_) std::rethrow_exception(failure_);
+    if (!done()) {
+        const size_t first = next_;
+        const int count =
+            static_cast<int>(std::min(static_cast<size_t>(threads_), tasks_.size() - next_));
+        ParallelErrors errors;
+#pragma omp parallel for num_threads(count) schedule(dynamic, 1)
+        for (int j = 0; j < count; ++j)
+            errors.Run([&] { task_results_[first + j] = RunTask(tasks_[first + j]); });
+        try {
+            errors.Rethrow();
+        } catch (...) {
+            failure_ = std::current_exception();
+            throw;
+        }
+        next_ += static_cast<size_t>(count);
+    }
+    if (fraction != nullptr)
+        *fraction =
+            tasks_.empty() ? 1.0 : static_cast<double>(next_) / static_cast<double>(tasks_.size());
+    return done();
+}
+
+// Runs every remaining task.
+void Audit::Run() {
+    while (!Step()) {
+    }
+}
+
+// Means and sample deviations over the folds, one result per attacker.
+std::vector<AttackResult> Audit::Results() const {
+    if (!done()) throw InvalidArgument("the audit has not finished");
+    std::vector<AttackResult> results;
+    for (int32_t attacker : {kAttackerMlp, kAttackerLogistic}) {
+        if ((options_.attackers & attacker) == 0) continue;
+        AttackResult r;
+        r.attacker = attacker;
+        r.classes = classes_;
+        r.users = n_;
+        r.folds = options_.folds;
+        r.chance = 1.0 / classes_;
+        std::vector<double> f1, bacc, auc;
+        for (size_t t = 0; t < tasks_.size(); ++t) {
+            if (tasks_[t].attacker != attacker) continue;
+            const FoldResult& fr = task_results_[t];
+            r.fold.push_back(fr);
+            f1.push_back(fr.f1);
+            bacc.push_back(fr.balanced_accuracy);
+            auc.push_back(fr.auc);
+            r.seconds += fr.seconds;
+        }
+        r.f1 = Mean(f1);
+        r.f1_std = SampleStd(f1);
+        r.balanced_accuracy = Mean(bacc);
+        r.balanced_accuracy_std = SampleStd(bacc);
+        r.auc = Mean(auc);
+        r.auc_std = SampleStd(auc);
+        results.push_back(std::move(r));
+    }
+    return results;
+}
+
+}  // namespace raid

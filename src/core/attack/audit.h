@@ -1,0 +1,149 @@
+// audit.h: a leakage audit, i.e. attribute-inference attackers under
+// stratified k-fold cross-validation over users.
+//
+// Vocabulary:
+//   attacker   a classifier that predicts a user's class from its embedding:
+//              the MLP (mlp.h) and logistic regression (logistic.h)
+//   plan       the folds and (balanced) training sets, crossval.h
+//   task       one (attacker, fold) pair: standardise the fold (crossval.h),
+//              train the attacker on its training users, score its test
+//              users, compute macro-F1, BAcc and AUC (classification.h).
+//              Tasks are ordered MLP folds 0..k-1, then logistic folds
+//              0..k-1; task (a, f) is seeded by Key(seed, kTagAttack, a, f)
+//              and runs single-threaded, so results do not depend on the
+//              thread count or on the input row order
+//   step       Step() runs the next min(threads, remaining) tasks in one
+//              OpenMP parallel for, so the caller can check for cancellation
+//              between steps
+//   result     per attacker: the mean and sample standard deviation (ddof = 1)
+//              of each metric over the folds, the per-fold figures, and
+//              `seconds`, the sum of the wall times of its tasks (CPU-like
+//              time: with several threads the elapsed time is shorter)
+//
+// Limits: n * dim <= kMaxAuditValues.  Memory: the input copy (4 n dim
+// bytes) plus, per running task, a standardised copy of its users (4 n dim
+// bytes; logistic regression also keeps a double copy of its training users).
+#ifndef RAID_CORE_ATTACK_AUDIT_H
+#define RAID_CORE_ATTACK_AUDIT_H
+
+#include <cstdint>
+#include <exception>
+#include <vector>
+
+#include "../common.h"
+#include "crossval.h"
+#include "logistic.h"
+#include "mlp.h"
+
+namespace raid {
+
+// Bits of AuditOptions::attackers (the values of raid_attacker_kind).
+enum AttackerKind : int32_t { kAttackerMlp = 1, kAttackerLogistic = 2 };
+
+constexpr int32_t kMaxAuditFolds = 20;
+constexpr int64_t kMaxAuditValues = int64_t{1} << 27;  // n * dim (512 MiB of floats)
+constexpr int32_t kMaxAuditClasses = 1024;
+
+// Options of an audit (defaults as in raid_capi.h).
+struct AuditOptions {
+    int32_t folds = 5;  // 2 .. 20
+    uint64_t seed = 42;
+    int32_t threads = 0;                                   // 0 = OpenMP's default, 0 .. 1024
+    int32_t attackers = kAttackerMlp | kAttackerLogistic;  // 1 .. 3
+    int32_t balance = 1;                                   // 0 or 1
+    int32_t mlp_hidden = 100;                              // 1 .. 4096
+    int32_t mlp_max_epochs = 200;                          // 1 .. 100000
+    int32_t mlp_batch = 200;                               // 1 .. 1000000
+    double mlp_lr = 1e-3;                                  // (0, 1]
+    double mlp_l2 = 1e-4;                                  // [0, 100]
+    double mlp_validation = 0.1;                           // (0, 0.5]
+    int32_t mlp_patience = 10;                             // 1 .. 10000
+    double logistic_c = 1.0;                               // (0, 1e6]
+    int32_t logistic_max_iter = 200;                       // 1 .. 100000
+
+    // Throws InvalidArgument naming the first bad field, e.g.
+    // option "folds" must be between 2 and 20, got 1
+    void Validate() const;
+
+    MlpOptions Mlp() const;
+    LogisticOptions Logistic() const;
+};
+
+// Figures of one (attacker, fold) task.
+struct FoldResult {
+    double f1 = 0.0;
+    double balanced_accuracy = 0.0;
+    double auc = 0.0;
+    int64_t train_users = 0;  // after balancing (the MLP holds out part of them)
+    int64_t test_users = 0;
+    int32_t iterations = 0;  // MLP epochs / L-BFGS iterations
+    double seconds = 0.0;
+};
+
+// Cross-validated figures of one attacker.
+struct AttackResult {
+    int32_t attacker = 0;  // an AttackerKind
+    int32_t classes = 0;
+    int64_t users = 0;
+    int32_t folds = 0;
+    double f1 = 0.0, f1_std = 0.0;
+    double balanced_accuracy = 0.0, balanced_accuracy_std = 0.0;
+    double auc = 0.0, auc_std = 0.0;
+    double chance = 0.0;   // 1 / classes
+    double seconds = 0.0;  // sum of its tasks' wall times
+    std::vector<FoldResult> fold;
+};
+
+// One audit, run step by step.
+class Audit {
+  public:
+    // Validates the options and the data (see raid_audit_create) and copies
+    // the inputs: x is n x dim row-major, labels are 0 .. classes-1.
+    Audit(const float* x, const int64_t* ids, const int32_t* labels, int64_t n, int32_t dim,
+          int32_t classes, const AuditOptions& options);
+
+    // Runs the next min(threads, remaining) tasks in parallel; returns true
+    // once every task has run.  *fraction (if not null) is the share done.
+    // After a task failed, every later call rethrows its error.
+    bool Step(double* fraction = nullptr);
+
+    // Runs Step() to the end.
+    void Run();
+
+    bool done() const { return next_ == tasks_.size(); }
+    int64_t n() const { return n_; }
+    const FoldPlan& plan() const { return plan_; }
+    const AuditOptions& options() const { return options_; }
+
+    // One result per attacker, MLP first; throws InvalidArgument before done().
+    std::vector<AttackResult> Results() const;
+
+  private:
+    struct Task {
+        int32_t attacker;
+        int32_t fold;
+    };
+
+    FoldResult RunTask(const Task& task) const;
+
+    std::vector<float> x_;
+    std::vector<int64_t> ids_;
+    std::vector<int32_t> labels_;
+    int64_t n_ = 0;
+    int32_t dim_ = 0;
+    int32_t classes_ = 0;
+    AuditOptions options_;
+    int threads_ = 1;
+    FoldPlan plan_;
+    std::vector<Task> tasks_;
+    std::vector<FoldResult> task_results_;
+    size_t next_ = 0;
+    std::exception_ptr failure_;
+};
+
+// Name of an attacker ("mlp", "logistic").
+const char* AttackerName(int32_t attacker);
+
+}  // namespace raid
+
+#endif  // RAID_CORE_ATTACK_AUDIT_H
