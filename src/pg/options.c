@@ -1,8 +1,10 @@
 /*
- * options.c: the "options" jsonb of raid.train.
+ * options.c: the "options" jsonb of raid.train and raid.audit.
  *
- * Each option has a name, a JSON type and a range; an unknown key, a value of
- * the wrong JSON type or a value out of range is an error that names the key.
+ * Each function has a table of option specs: a name, a kind, a range and
+ * where the value goes in the target struct.  An unknown key, a value of the
+ * wrong JSON type or a value out of range is an error that names the key.
+ * The same tables print the options back, with every default filled in.
  */
 #include "postgres.h"
 
@@ -17,9 +19,12 @@
 
 typedef enum OptionKind
 {
-	OPTION_INT,
-	OPTION_FLOAT,
-	OPTION_BOOL
+	OPTION_INT32,				/* int32 field */
+	OPTION_UINT64,				/* uint64 field (seeds): 0 .. INT64_MAX */
+	OPTION_FLOAT,				/* double field */
+	OPTION_BOOL,				/* bool field */
+	OPTION_BOOL_INT32,			/* JSON boolean stored as int32 0/1 */
+	OPTION_ATTACKERS			/* JSON array of attacker names -> int32 bit mask */
 } OptionKind;
 
 typedef struct OptionSpec
@@ -29,23 +34,42 @@ typedef struct OptionSpec
 	double		min;
 	double		max;
 	bool		min_exclusive;
+	size_t		offset;
 } OptionSpec;
 
-/* Ranges mirror raid_mf_options_validate; the core checks them again. */
-static const OptionSpec train_option_specs[] = {
-	{"dim", OPTION_INT, 1, 1024, false},
-	{"epochs", OPTION_INT, 1, 10000, false},
-	{"lr", OPTION_FLOAT, 0, 10, true},
-	{"negatives", OPTION_INT, 0, 1000, false},
-	{"l2", OPTION_FLOAT, 0, 10, false},
-	{"init_std", OPTION_FLOAT, 0, 10, true},
-	{"seed", OPTION_INT, 0, 9223372036854775807.0, false},
-	{"threads", OPTION_INT, 0, 1024, false},
-	{"replace", OPTION_BOOL, 0, 0, false},
-	{"holdout", OPTION_BOOL, 0, 0, false},
+#define INT64_MAX_D 9223372036854775807.0
+
+/* Ranges mirror the core's Validate(); the core checks them again. */
+static const OptionSpec train_specs[] = {
+	{"dim", OPTION_INT32, 1, 1024, false, offsetof(RaidTrainOptions, mf.dim)},
+	{"epochs", OPTION_INT32, 1, 10000, false, offsetof(RaidTrainOptions, mf.epochs)},
+	{"lr", OPTION_FLOAT, 0, 10, true, offsetof(RaidTrainOptions, mf.lr)},
+	{"negatives", OPTION_INT32, 0, 1000, false, offsetof(RaidTrainOptions, mf.negatives)},
+	{"l2", OPTION_FLOAT, 0, 10, false, offsetof(RaidTrainOptions, mf.l2)},
+	{"init_std", OPTION_FLOAT, 0, 10, true, offsetof(RaidTrainOptions, mf.init_std)},
+	{"seed", OPTION_UINT64, 0, INT64_MAX_D, false, offsetof(RaidTrainOptions, mf.seed)},
+	{"threads", OPTION_INT32, 0, 1024, false, offsetof(RaidTrainOptions, mf.threads)},
+	{"replace", OPTION_BOOL, 0, 0, false, offsetof(RaidTrainOptions, replace)},
+	{"holdout", OPTION_BOOL, 0, 0, false, offsetof(RaidTrainOptions, holdout)},
 };
 
-#define N_TRAIN_OPTIONS lengthof(train_option_specs)
+static const OptionSpec audit_specs[] = {
+	{"folds", OPTION_INT32, 2, RAID_MAX_FOLDS, false, offsetof(RaidAuditOptions, core.folds)},
+	{"seed", OPTION_UINT64, 0, INT64_MAX_D, false, offsetof(RaidAuditOptions, core.seed)},
+	{"threads", OPTION_INT32, 0, 1024, false, offsetof(RaidAuditOptions, core.threads)},
+	{"attackers", OPTION_ATTACKERS, 0, 0, false, offsetof(RaidAuditOptions, core.attackers)},
+	{"balance", OPTION_BOOL_INT32, 0, 0, false, offsetof(RaidAuditOptions, core.balance)},
+	{"mlp_hidden", OPTION_INT32, 1, 4096, false, offsetof(RaidAuditOptions, core.mlp_hidden)},
+	{"mlp_max_epochs", OPTION_INT32, 1, 100000, false, offsetof(RaidAuditOptions, core.mlp_max_epochs)},
+	{"mlp_batch", OPTION_INT32, 1, 1000000, false, offsetof(RaidAuditOptions, core.mlp_batch)},
+	{"mlp_lr", OPTION_FLOAT, 0, 1, true, offsetof(RaidAuditOptions, core.mlp_lr)},
+	{"mlp_l2", OPTION_FLOAT, 0, 100, false, offsetof(RaidAuditOptions, core.mlp_l2)},
+	{"mlp_validation", OPTION_FLOAT, 0, 0.5, true, offsetof(RaidAuditOptions, core.mlp_validation)},
+	{"mlp_patience", OPTION_INT32, 1, 10000, false, offsetof(RaidAuditOptions, core.mlp_patience)},
+	{"logistic_c", OPTION_FLOAT, 0, 1e6, true, offsetof(RaidAuditOptions, core.logistic_c)},
+	{"logistic_max_iter", OPTION_INT32, 1, 100000, false, offsetof(RaidAuditOptions, core.logistic_max_iter)},
+	{"store_folds", OPTION_BOOL, 0, 0, false, offsetof(RaidAuditOptions, store_folds)},
+};
 
 static const char *
 json_type_name(const JsonbValue *v)
@@ -65,23 +89,14 @@ json_type_name(const JsonbValue *v)
 	}
 }
 
-static const OptionSpec *
-find_spec(const char *key)
-{
-	for (int i = 0; i < (int) N_TRAIN_OPTIONS; i++)
-		if (strcmp(train_option_specs[i].name, key) == 0)
-			return &train_option_specs[i];
-	return NULL;
-}
-
 static char *
-option_names(void)
+option_names(const OptionSpec *specs, int n)
 {
 	StringInfoData s;
 
 	initStringInfo(&s);
-	for (int i = 0; i < (int) N_TRAIN_OPTIONS; i++)
-		appendStringInfo(&s, "%s%s", i ? ", " : "", train_option_specs[i].name);
+	for (int i = 0; i < n; i++)
+		appendStringInfo(&s, "%s%s", i ? ", " : "", specs[i].name);
 	return s.data;
 }
 
@@ -89,117 +104,146 @@ option_names(void)
 static char *
 format_bound(double x, bool is_int)
 {
-	if (is_int && x >= (double) PG_INT64_MAX)
+	if (is_int && x >= INT64_MAX_D)
 		return psprintf(INT64_FORMAT, PG_INT64_MAX);
 	if (is_int)
 		return psprintf("%.0f", x);
 	return psprintf("%g", x);
 }
 
-/* Reads one value, checks its type and range, and stores it. */
-static void
-apply_option(const OptionSpec *spec, const JsonbValue *v, RaidTrainOptions *out)
+/* Reads an integer-valued JSON number (8.0 counts) within the spec's range. */
+static int64
+read_integer(const OptionSpec *spec, const JsonbValue *v)
 {
-	double		x = 0;
-	int64		ix = 0;
+	char	   *text = DatumGetCString(DirectFunctionCall1(numeric_out,
+														   NumericGetDatum(v->val.numeric)));
+	char	   *dot = strchr(text, '.');
+	char	   *end;
+	int64		ix;
 
-	if (spec->kind == OPTION_BOOL)
-	{
-		if (v->type != jbvBool)
-			ereport(ERROR,
-					(errcode(ERRCODE_DATATYPE_MISMATCH),
-					 errmsg("option \"%s\" must be a boolean, got %s",
-							spec->name, json_type_name(v))));
-		if (strcmp(spec->name, "replace") == 0)
-			out->replace = v->val.boolean;
-		else
-			out->holdout = v->val.boolean;
-		return;
-	}
-
-	if (v->type != jbvNumeric)
+	/* 8.0 is an integer too: drop a fraction of zeros */
+	if (dot && strspn(dot + 1, "0") == strlen(dot + 1))
+		*dot = '\0';
+	errno = 0;
+	ix = strtoll(text, &end, 10);
+	if (*end != '\0' || errno == ERANGE)
 		ereport(ERROR,
-				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("option \"%s\" must be %s, got %s", spec->name,
-						spec->kind == OPTION_INT ? "an integer" : "a number",
-						json_type_name(v))));
-
-	if (spec->kind == OPTION_INT)
-	{
-		char	   *text = DatumGetCString(DirectFunctionCall1(numeric_out,
-															   NumericGetDatum(v->val.numeric)));
-		char	   *end;
-
-		char	   *dot = strchr(text, '.');
-
-		/* 8.0 is an integer too: drop a fraction of zeros */
-		if (dot && strspn(dot + 1, "0") == strlen(dot + 1))
-			*dot = '\0';
-		errno = 0;
-		ix = strtoll(text, &end, 10);
-		if (*end != '\0' || errno == ERANGE)
-		{
-			/* a fraction such as 1.5, or beyond int64 */
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("option \"%s\" must be an integer between %s and %s, got %s",
-							spec->name, format_bound(spec->min, true),
-							format_bound(spec->max, true), text)));
-		}
-		if ((double) ix < spec->min || (double) ix > spec->max)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("option \"%s\" must be between %s and %s, got %s",
-							spec->name, format_bound(spec->min, true),
-							format_bound(spec->max, true), text)));
-	}
-	else
-	{
-		x = DatumGetFloat8(DirectFunctionCall1(numeric_float8,
-											   NumericGetDatum(v->val.numeric)));
-		if (isnan(x) || x < spec->min || x > spec->max ||
-			(spec->min_exclusive && x <= spec->min))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("option \"%s\" must be %s %s and at most %s, got %g",
-							spec->name,
-							spec->min_exclusive ? "greater than" : "at least",
-							format_bound(spec->min, false),
-							format_bound(spec->max, false), x)));
-	}
-
-	if (strcmp(spec->name, "dim") == 0)
-		out->mf.dim = (int32) ix;
-	else if (strcmp(spec->name, "epochs") == 0)
-		out->mf.epochs = (int32) ix;
-	else if (strcmp(spec->name, "lr") == 0)
-		out->mf.lr = x;
-	else if (strcmp(spec->name, "negatives") == 0)
-		out->mf.negatives = (int32) ix;
-	else if (strcmp(spec->name, "l2") == 0)
-		out->mf.l2 = x;
-	else if (strcmp(spec->name, "init_std") == 0)
-		out->mf.init_std = x;
-	else if (strcmp(spec->name, "seed") == 0)
-		out->mf.seed = (uint64) ix;
-	else if (strcmp(spec->name, "threads") == 0)
-		out->mf.threads = (int32) ix;
-	else
-		elog(ERROR, "option \"%s\" has no handler; please report a bug", spec->name);
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("option \"%s\" must be an integer between %s and %s, got %s",
+						spec->name, format_bound(spec->min, true),
+						format_bound(spec->max, true), text)));
+	if ((double) ix < spec->min || (double) ix > spec->max)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("option \"%s\" must be between %s and %s, got %s",
+						spec->name, format_bound(spec->min, true),
+						format_bound(spec->max, true), text)));
+	return ix;
 }
 
-void
-raid_parse_train_options(Jsonb *options, RaidTrainOptions *out)
+/* Raises the wrong-JSON-type error for an option. */
+static void
+type_error(const OptionSpec *spec, const char *expected, const JsonbValue *v)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_DATATYPE_MISMATCH),
+			 errmsg("option \"%s\" must be %s, got %s", spec->name, expected,
+					json_type_name(v))));
+}
+
+/* Reads ["mlp", "logistic"] (or one name as a string) into a bit mask. */
+static int32
+read_attackers(const OptionSpec *spec, const JsonbValue *v)
+{
+	int32		mask = 0;
+
+	if (v->type == jbvString)
+		return raid_attacker_from_name(pnstrdup(v->val.string.val, v->val.string.len));
+	if (v->type != jbvBinary || !JsonContainerIsArray(v->val.binary.data))
+		type_error(spec, "an array of attacker names", v);
+	{
+		JsonbIterator *it = JsonbIteratorInit(v->val.binary.data);
+		JsonbValue	e;
+		JsonbIteratorToken tok;
+
+		while ((tok = JsonbIteratorNext(&it, &e, true)) != WJB_DONE)
+		{
+			if (tok != WJB_ELEM)
+				continue;
+			if (e.type != jbvString)
+				type_error(spec, "an array of attacker names", &e);
+			mask |= raid_attacker_from_name(pnstrdup(e.val.string.val, e.val.string.len));
+		}
+	}
+	if (mask == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("option \"%s\" must name at least one attacker", spec->name)));
+	return mask;
+}
+
+/* Checks one value against its spec and stores it into the target. */
+static void
+apply_option(const OptionSpec *spec, const JsonbValue *v, void *target)
+{
+	char	   *field = (char *) target + spec->offset;
+
+	switch (spec->kind)
+	{
+		case OPTION_BOOL:
+		case OPTION_BOOL_INT32:
+			if (v->type != jbvBool)
+				type_error(spec, "a boolean", v);
+			if (spec->kind == OPTION_BOOL)
+				*(bool *) field = v->val.boolean;
+			else
+				*(int32 *) field = v->val.boolean ? 1 : 0;
+			break;
+		case OPTION_INT32:
+			if (v->type != jbvNumeric)
+				type_error(spec, "an integer", v);
+			*(int32 *) field = (int32) read_integer(spec, v);
+			break;
+		case OPTION_UINT64:
+			if (v->type != jbvNumeric)
+				type_error(spec, "an integer", v);
+			*(uint64 *) field = (uint64) read_integer(spec, v);
+			break;
+		case OPTION_FLOAT:
+			{
+				double		x;
+
+				if (v->type != jbvNumeric)
+					type_error(spec, "a number", v);
+				x = DatumGetFloat8(DirectFunctionCall1(numeric_float8,
+													   NumericGetDatum(v->val.numeric)));
+				if (isnan(x) || x < spec->min || x > spec->max ||
+					(spec->min_exclusive && x <= spec->min))
+					ereport(ERROR,
+							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+							 errmsg("option \"%s\" must be %s %s and at most %s, got %g",
+									spec->name,
+									spec->min_exclusive ? "greater than" : "at least",
+									format_bound(spec->min, false),
+									format_bound(spec->max, false), x)));
+				*(double *) field = x;
+				break;
+			}
+		case OPTION_ATTACKERS:
+			*(int32 *) field = read_attackers(spec, v);
+			break;
+	}
+}
+
+/* Parses a jsonb options object into target (already holding the defaults). */
+static void
+parse_options(Jsonb *options, const OptionSpec *specs, int nspecs, void *target,
+			  const char *example)
 {
 	JsonbIterator *it;
 	JsonbValue	v;
 	JsonbIteratorToken tok;
 	char	   *key = NULL;
-	raid_error	err;
-
-	raid_mf_options_default(&out->mf);
-	out->replace = false;
-	out->holdout = true;
 
 	if (options == NULL)
 		return;
@@ -207,27 +251,106 @@ raid_parse_train_options(Jsonb *options, RaidTrainOptions *out)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("options must be a JSON object"),
-				 errhint("For example: '{\"dim\": 64, \"epochs\": 30}'.")));
+				 errhint("For example: '%s'.", example)));
 
 	it = JsonbIteratorInit(&options->root);
 	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
 	{
 		if (tok == WJB_KEY)
-		{
 			key = pnstrdup(v.val.string.val, v.val.string.len);
-		}
 		else if (tok == WJB_VALUE)
 		{
-			const OptionSpec *spec = find_spec(key);
+			const OptionSpec *spec = NULL;
 
+			for (int i = 0; i < nspecs; i++)
+				if (strcmp(specs[i].name, key) == 0)
+					spec = &specs[i];
 			if (spec == NULL)
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("unknown option \"%s\"", key),
-						 errhint("Valid options are: %s.", option_names())));
-			apply_option(spec, &v, out);
+						 errhint("Valid options are: %s.", option_names(specs, nspecs))));
+			apply_option(spec, &v, target);
 		}
 	}
+}
+
+/* Prints every option of the target as a JSON object. */
+static char *
+options_json(const OptionSpec *specs, int nspecs, const void *target)
+{
+	StringInfoData s;
+
+	initStringInfo(&s);
+	appendStringInfoChar(&s, '{');
+	for (int i = 0; i < nspecs; i++)
+	{
+		const char *field = (const char *) target + specs[i].offset;
+
+		appendStringInfo(&s, "%s\"%s\": ", i ? ", " : "", specs[i].name);
+		switch (specs[i].kind)
+		{
+			case OPTION_INT32:
+				appendStringInfo(&s, "%d", *(const int32 *) field);
+				break;
+			case OPTION_UINT64:
+				appendStringInfo(&s, UINT64_FORMAT, *(const uint64 *) field);
+				break;
+			case OPTION_FLOAT:
+				appendStringInfo(&s, "%.15g", *(const double *) field);
+				break;
+			case OPTION_BOOL:
+				appendStringInfoString(&s, *(const bool *) field ? "true" : "false");
+				break;
+			case OPTION_BOOL_INT32:
+				appendStringInfoString(&s, *(const int32 *) field ? "true" : "false");
+				break;
+			case OPTION_ATTACKERS:
+				{
+					int32		mask = *(const int32 *) field;
+
+					appendStringInfo(&s, "[%s%s%s]",
+									 (mask & RAID_ATTACKER_MLP) ? "\"mlp\"" : "",
+									 (mask & RAID_ATTACKER_MLP) && (mask & RAID_ATTACKER_LOGISTIC) ? ", " : "",
+									 (mask & RAID_ATTACKER_LOGISTIC) ? "\"logistic\"" : "");
+					break;
+				}
+		}
+	}
+	appendStringInfoChar(&s, '}');
+	return s.data;
+}
+
+int32
+raid_attacker_from_name(const char *name)
+{
+	if (strcmp(name, "mlp") == 0)
+		return RAID_ATTACKER_MLP;
+	if (strcmp(name, "logistic") == 0)
+		return RAID_ATTACKER_LOGISTIC;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("unknown attacker \"%s\"", name),
+			 errhint("Valid attackers are: mlp, logistic.")));
+	return 0;					/* keep the compiler quiet */
+}
+
+const char *
+raid_attacker_name(int32 kind)
+{
+	return kind == RAID_ATTACKER_MLP ? "mlp" : kind == RAID_ATTACKER_LOGISTIC ? "logistic" : "unknown";
+}
+
+void
+raid_parse_train_options(Jsonb *options, RaidTrainOptions *out)
+{
+	raid_error	err;
+
+	raid_mf_options_default(&out->mf);
+	out->replace = false;
+	out->holdout = true;
+	parse_options(options, train_specs, lengthof(train_specs), out,
+				  "{\"dim\": 64, \"epochs\": 30}");
 
 	/* the core's own check, in case it is stricter than the table above */
 	raid_error_clear(&err);
@@ -238,16 +361,26 @@ raid_parse_train_options(Jsonb *options, RaidTrainOptions *out)
 char *
 raid_train_options_json(const RaidTrainOptions *opts)
 {
-	StringInfoData s;
+	return options_json(train_specs, lengthof(train_specs), opts);
+}
 
-	initStringInfo(&s);
-	appendStringInfo(&s,
-					 "{\"dim\": %d, \"epochs\": %d, \"lr\": %.15g, \"negatives\": %d, "
-					 "\"l2\": %.15g, \"init_std\": %.15g, \"seed\": " UINT64_FORMAT ", "
-					 "\"threads\": %d, \"replace\": %s, \"holdout\": %s}",
-					 opts->mf.dim, opts->mf.epochs, opts->mf.lr, opts->mf.negatives,
-					 opts->mf.l2, opts->mf.init_std, opts->mf.seed, opts->mf.threads,
-					 opts->replace ? "true" : "false",
-					 opts->holdout ? "true" : "false");
-	return s.data;
+void
+raid_parse_audit_options(Jsonb *options, RaidAuditOptions *out)
+{
+	raid_error	err;
+
+	raid_audit_options_default(&out->core);
+	out->store_folds = false;
+	parse_options(options, audit_specs, lengthof(audit_specs), out,
+				  "{\"folds\": 5, \"attackers\": [\"mlp\", \"logistic\"]}");
+
+	raid_error_clear(&err);
+	if (raid_audit_options_validate(&out->core, &err) != RAID_OK)
+		raid_report_error(&err, "checking the options");
+}
+
+char *
+raid_audit_options_json(const RaidAuditOptions *opts)
+{
+	return options_json(audit_specs, lengthof(audit_specs), opts);
 }

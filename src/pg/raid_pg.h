@@ -69,4 +69,17 @@ extern void raid_parse_train_options(Jsonb *options, RaidTrainOptions *out);
 /* The options with every default filled in, as JSON text. */
 extern char *raid_train_options_json(const RaidTrainOptions *opts);
 
+typedef struct RaidAuditOptions
+{
+	raid_audit_options core;	/* folds, seed, threads, attackers, balance, mlp_*, logistic_* */
+	bool		store_folds;	/* keep the cross-validation plan in details */
+} RaidAuditOptions;
+
+extern void raid_parse_audit_options(Jsonb *options, RaidAuditOptions *out);
+extern char *raid_audit_options_json(const RaidAuditOptions *opts);
+
+/* "mlp" / "logistic" <-> raid_attacker_kind; unknown names raise 22023. */
+extern int32 raid_attacker_from_name(const char *name);
+extern const char *raid_attacker_name(int32 kind);
+
 #endif							/* RAID_PG_H */

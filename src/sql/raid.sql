@@ -159,3 +159,105 @@ CREATE FUNCTION raid.synthetic(
 AS 'MODULE_PATHNAME', 'raid_synthetic_sql'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION raid.synthetic IS 'creates an interactions table and a users table whose categorical attribute shapes preferences';
+
+-- ---------------------------------------------------------------------------
+-- Leakage audits
+-- ---------------------------------------------------------------------------
+
+CREATE TABLE raid.audits (
+    audit_id          bigserial PRIMARY KEY,
+    owner             name NOT NULL DEFAULT current_user,
+    model_id          bigint REFERENCES raid.models ON DELETE SET NULL,
+    model             text,
+    embeddings        text,
+    attributes_table  text NOT NULL,
+    attribute         text NOT NULL,
+    attacker          text NOT NULL,
+    classes           integer NOT NULL,
+    users             bigint NOT NULL,
+    folds             integer NOT NULL,
+    f1                double precision NOT NULL,
+    balanced_accuracy double precision NOT NULL,
+    auc               double precision NOT NULL,
+    chance            double precision NOT NULL,
+    seconds           double precision NOT NULL,
+    created_at        timestamptz NOT NULL DEFAULT now(),
+    details           jsonb NOT NULL DEFAULT '{}',
+    CHECK (model IS NOT NULL OR embeddings IS NOT NULL)
+);
+COMMENT ON TABLE raid.audits IS 'attribute-inference attacks on user embeddings: one row per attacker and audit';
+CREATE INDEX ON raid.audits (model_id);
+
+GRANT SELECT, INSERT, UPDATE, DELETE ON raid.audits TO PUBLIC;
+GRANT USAGE ON SEQUENCE raid.audits_audit_id_seq TO PUBLIC;
+ALTER TABLE raid.audits ENABLE ROW LEVEL SECURITY;
+CREATE POLICY audits_owner ON raid.audits
+    USING (owner = current_user) WITH CHECK (owner = current_user);
+SELECT pg_catalog.pg_extension_config_dump('raid.audits', '');
+SELECT pg_catalog.pg_extension_config_dump('raid.audits_audit_id_seq', '');
+
+CREATE FUNCTION raid.audit(
+    model         text,
+    attributes    regclass DEFAULT NULL,
+    attribute_col name DEFAULT NULL,
+    options       jsonb DEFAULT '{}')
+RETURNS SETOF raid.audits
+AS 'MODULE_PATHNAME', 'raid_audit_model'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION raid.audit IS 'attacks a model''s user embeddings to infer an attribute; stores and returns one row per attacker';
+
+CREATE FUNCTION raid.audit_embeddings(
+    embeddings       regclass,
+    id_col           name,
+    embedding_col    name,
+    attributes       regclass,
+    attribute_id_col name,
+    attribute_col    name,
+    options          jsonb DEFAULT '{}')
+RETURNS SETOF raid.audits
+AS 'MODULE_PATHNAME', 'raid_audit_embeddings'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION raid.audit_embeddings IS 'attacks any table of user embeddings (real[], float8[] or pgvector vector)';
+
+-- Scheduled audits with pg_cron (which must be installed in this database).
+CREATE FUNCTION raid.schedule_audit(model text, schedule text)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    job bigint;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_cron') THEN
+        RAISE EXCEPTION 'pg_cron is not installed in database "%"', current_database()
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Add pg_cron to shared_preload_libraries, set cron.database_name to this database, and run CREATE EXTENSION pg_cron.';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM raid.models m WHERE m.name = model AND m.owner = current_user) THEN
+        RAISE EXCEPTION 'model "%" does not exist', model USING ERRCODE = 'undefined_object';
+    END IF;
+    EXECUTE 'SELECT cron.schedule($1, $2, $3)'
+        INTO job
+        USING 'raid-audit:' || model, schedule, format('SELECT raid.audit(%L)', model);
+    RETURN job;
+END;
+$$;
+COMMENT ON FUNCTION raid.schedule_audit IS 'runs raid.audit(model) on a cron schedule with pg_cron; returns the cron job id';
+
+CREATE FUNCTION raid.unschedule_audit(model text)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    done boolean;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_cron') THEN
+        RAISE EXCEPTION 'pg_cron is not installed in database "%"', current_database()
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    EXECUTE 'SELECT cron.unschedule($1)' INTO done USING 'raid-audit:' || model;
+    RETURN done;
+END;
+$$;
+COMMENT ON FUNCTION raid.unschedule_audit IS 'removes the pg_cron job of raid.schedule_audit(model)';

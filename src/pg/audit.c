@@ -1,0 +1,667 @@
+/*
+ * audit.c: raid.audit and raid.audit_embeddings, attribute-inference attacks
+ * on a table of user embeddings, stored as rows of raid.audits.
+ *
+ * Stages: validate the arguments, read (user id, embedding, attribute) rows
+ * through SPI (users without an attribute are excluded and counted, users
+ * with an attribute but no embedding are counted), map the attribute's
+ * values to classes, run the attackers in the core step by step with a
+ * cancellation check between steps, and insert one row per attacker.
+ * Nothing is stored unless every stage succeeded.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+#include "utils/tuplestore.h"
+
+#include "raid_pg.h"
+
+PG_FUNCTION_INFO_V1(raid_audit_model);
+PG_FUNCTION_INFO_V1(raid_audit_embeddings);
+
+/* rows fetched per SPI round trip */
+#define AUDIT_BATCH 10000
+/* more classes than this is almost certainly an unbinned numeric attribute */
+#define AUDIT_MAX_CLASSES 100
+
+/* Where the rows come from and what the audits rows say about it. */
+typedef struct AuditSource
+{
+	int64		model_id;		/* 0 for an embeddings table */
+	char	   *model;			/* model name, or NULL */
+	char	   *embeddings;		/* "table(id_col, embedding_col)", or NULL */
+	char	   *attributes;		/* qualified attributes table */
+	char	   *attribute_col;
+	char	   *rows_query;		/* id int8, embedding real[], label text; ORDER BY id */
+	char	   *missing_query;	/* count of labelled users without an embedding */
+	char	   *empty_hint;		/* hint when no user has an attribute */
+} AuditSource;
+
+/* What was read: labelled users, their features and class indices. */
+typedef struct AuditData
+{
+	int64		n;
+	int64		capacity;
+	int			dim;
+	int64	   *ids;
+	float	   *X;
+	char	  **labels;			/* per user, until classes are assigned */
+	int32	   *classes;		/* per user */
+	int			n_classes;
+	char	  **class_names;	/* sorted */
+	int64	   *class_users;
+	int64		without_attribute;
+	int64		missing_embedding;
+	int64		null_ids;
+} AuditData;
+
+typedef struct LabelRef
+{
+	char	   *label;
+	int64		row;
+} LabelRef;
+
+/* Raises 22004 when a required argument is NULL. */
+static void
+require_arg(FunctionCallInfo fcinfo, int argno, const char *name)
+{
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("argument \"%s\" must not be NULL", name)));
+}
+
+/* Checks that a column holds integer ids. */
+static void
+check_integer_column(Oid relid, const char *col)
+{
+	Oid			type = raid_column_type(relid, col, NULL);
+
+	if (type != INT2OID && type != INT4OID && type != INT8OID)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("column \"%s\" of table %s must be of an integer type, not %s",
+						col, raid_qualified_relname(relid), format_type_be(type))));
+}
+
+/* Checks that an embedding column is real[], double precision[] or pgvector's vector. */
+static void
+check_embedding_column(Oid relid, const char *col)
+{
+	Oid			type = raid_column_type(relid, col, NULL);
+	HeapTuple	tup;
+	bool		is_vector = false;
+
+	if (type == FLOAT4ARRAYOID || type == FLOAT8ARRAYOID)
+		return;
+	tup = SearchSysCache1(TYPEOID, ObjectIdGetDatum(type));
+	if (HeapTupleIsValid(tup))
+	{
+		Form_pg_type t = (Form_pg_type) GETSTRUCT(tup);
+
+		is_vector = strcmp(NameStr(t->typname), "vector") == 0;
+		ReleaseSysCache(tup);
+	}
+	if (!is_vector)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("column \"%s\" of table %s must be real[], double precision[] or vector, not %s",
+						col, raid_qualified_relname(relid), format_type_be(type))));
+}
+
+/* Appends one user's row, validating the embedding. */
+static void
+add_row(AuditData *d, int64 id, Datum emb, char *label)
+{
+	ArrayType  *arr = DatumGetArrayTypeP(emb);
+	int			len;
+
+	if (ARR_NDIM(arr) != 1 || ARR_ELEMTYPE(arr) != FLOAT4OID)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("embedding of user " INT64_FORMAT " is not a one-dimensional array", id)));
+	if (ARR_HASNULL(arr))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("embedding of user " INT64_FORMAT " contains NULL", id)));
+	len = ARR_DIMS(arr)[0];
+	if (d->n == 0)
+	{
+		if (len < 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("embedding of user " INT64_FORMAT " is empty", id)));
+		d->dim = len;
+	}
+	else if (len != d->dim)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("embedding of user " INT64_FORMAT " has %d elements, expected %d like the others",
+						id, len, d->dim)));
+	if (d->n == d->capacity)
+	{
+		d->capacity = d->capacity ? d->capacity * 2 : 1024;
+		d->ids = d->ids ? repalloc_huge(d->ids, sizeof(int64) * d->capacity)
+			: palloc_extended(sizeof(int64) * d->capacity, MCXT_ALLOC_HUGE);
+		d->labels = d->labels ? repalloc_huge(d->labels, sizeof(char *) * d->capacity)
+			: palloc_extended(sizeof(char *) * d->capacity, MCXT_ALLOC_HUGE);
+		d->X = d->X ? repalloc_huge(d->X, sizeof(float) * d->capacity * d->dim)
+			: palloc_extended(sizeof(float) * d->capacity * d->dim, MCXT_ALLOC_HUGE);
+	}
+	{
+		const float *src = (const float *) ARR_DATA_PTR(arr);
+		float	   *dst = d->X + d->n * d->dim;
+
+		for (int k = 0; k < len; k++)
+		{
+			if (!isfinite(src[k]))
+				ereport(ERROR,
+						(errcode(ERRCODE_DATA_EXCEPTION),
+						 errmsg("embedding of user " INT64_FORMAT " contains %s", id,
+								isnan(src[k]) ? "NaN" : "an infinite value")));
+			dst[k] = src[k];
+		}
+	}
+	d->ids[d->n] = id;
+	d->labels[d->n] = label;
+	d->n++;
+}
+
+/* Reads every row of the source; counts what is excluded. */
+static void
+read_rows(const AuditSource *src, AuditData *d, MemoryContext keep)
+{
+	Portal		portal;
+	bool		have_prev = false;
+	int64		prev = 0;
+
+	portal = SPI_cursor_open_with_args(NULL, src->rows_query, 0, NULL, NULL, NULL, true,
+									   CURSOR_OPT_NO_SCROLL);
+	for (;;)
+	{
+		CHECK_FOR_INTERRUPTS();
+		SPI_cursor_fetch(portal, true, AUDIT_BATCH);
+		if (SPI_processed == 0)
+			break;
+		for (uint64 r = 0; r < SPI_processed; r++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[r];
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+			bool		idnull,
+						enull,
+						lnull;
+			Datum		id = SPI_getbinval(tup, desc, 1, &idnull);
+			Datum		emb = SPI_getbinval(tup, desc, 2, &enull);
+			Datum		label = SPI_getbinval(tup, desc, 3, &lnull);
+			MemoryContext old;
+
+			if (idnull)
+			{
+				d->null_ids++;
+				continue;
+			}
+			if (have_prev && DatumGetInt64(id) == prev)
+				ereport(ERROR,
+						(errcode(ERRCODE_CARDINALITY_VIOLATION),
+						 errmsg("user " INT64_FORMAT " appears more than once", prev),
+						 errdetail("Each user needs one embedding and at most one attribute row.")));
+			have_prev = true;
+			prev = DatumGetInt64(id);
+			if (lnull)
+			{
+				d->without_attribute++;
+				continue;
+			}
+			if (enull)
+				ereport(ERROR,
+						(errcode(ERRCODE_DATA_EXCEPTION),
+						 errmsg("embedding of user " INT64_FORMAT " is NULL", prev)));
+			old = MemoryContextSwitchTo(keep);
+			add_row(d, prev, emb, TextDatumGetCString(label));
+			MemoryContextSwitchTo(old);
+		}
+		SPI_freetuptable(SPI_tuptable);
+	}
+	SPI_cursor_close(portal);
+
+	if (SPI_execute(src->missing_query, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not count users without an embedding");
+	{
+		bool		isnull;
+
+		d->missing_embedding = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+														   SPI_tuptable->tupdesc, 1, &isnull));
+	}
+}
+
+static int
+cmp_label_ref(const void *a, const void *b)
+{
+	const LabelRef *x = a;
+	const LabelRef *y = b;
+	int			c = strcmp(x->label, y->label);
+
+	if (c != 0)
+		return c;
+	return (x->row > y->row) - (x->row < y->row);
+}
+
+/* Maps labels to class indices in byte order of the labels; checks the classes. */
+static void
+assign_classes(AuditData *d, const char *attribute, int folds, const char *empty_hint)
+{
+	LabelRef   *refs;
+
+	if (d->n == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("no user has both an embedding and a value of \"%s\"", attribute),
+				 errdetail(INT64_FORMAT " users have no value of \"%s\"; " INT64_FORMAT
+						   " users with a value have no embedding.",
+						   d->without_attribute, attribute, d->missing_embedding),
+				 empty_hint ? errhint("%s", empty_hint) : 0));
+
+	refs = palloc_extended(sizeof(LabelRef) * d->n, MCXT_ALLOC_HUGE);
+	for (int64 i = 0; i < d->n; i++)
+	{
+		refs[i].label = d->labels[i];
+		refs[i].row = i;
+	}
+	qsort(refs, d->n, sizeof(LabelRef), cmp_label_ref);
+
+	d->classes = palloc_extended(sizeof(int32) * d->n, MCXT_ALLOC_HUGE);
+	d->class_names = palloc(sizeof(char *) * (AUDIT_MAX_CLASSES + 1));
+	d->class_users = palloc0(sizeof(int64) * (AUDIT_MAX_CLASSES + 1));
+	d->n_classes = 0;
+	for (int64 i = 0; i < d->n; i++)
+	{
+		if (i == 0 || strcmp(refs[i].label, refs[i - 1].label) != 0)
+		{
+			if (d->n_classes == AUDIT_MAX_CLASSES)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("attribute \"%s\" has more than %d distinct values", attribute,
+								AUDIT_MAX_CLASSES),
+						 errhint("Bin a numeric attribute into groups, for example with a view.")));
+			d->class_names[d->n_classes++] = refs[i].label;
+		}
+		d->classes[refs[i].row] = d->n_classes - 1;
+		d->class_users[d->n_classes - 1]++;
+	}
+
+	if (d->n_classes < 2)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("attribute \"%s\" has a single class (\"%s\") among the " INT64_FORMAT " users",
+						attribute, d->class_names[0], d->n),
+				 errdetail("An attack needs at least two classes.")));
+	for (int c = 0; c < d->n_classes; c++)
+		if (d->class_users[c] < folds)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("class \"%s\" of attribute \"%s\" has " INT64_FORMAT " users, fewer than the %d folds",
+							d->class_names[c], attribute, d->class_users[c], folds),
+					 errhint("Lower the \"folds\" option, or merge small classes.")));
+}
+
+/* Appends a JSON array of doubles (rounded for readability). */
+static void
+append_doubles(StringInfo s, const double *v, int n)
+{
+	appendStringInfoChar(s, '[');
+	for (int i = 0; i < n; i++)
+		appendStringInfo(s, "%s%.6f", i ? ", " : "", v[i]);
+	appendStringInfoChar(s, ']');
+}
+
+/* Builds the details jsonb of one attacker's row. */
+static char *
+details_json(const RaidAuditOptions *opts, const AuditData *d, const raid_attack_result *r,
+			 const char *plan_json)
+{
+	StringInfoData s;
+
+	initStringInfo(&s);
+	appendStringInfo(&s, "{\"options\": %s, \"dim\": %d, \"class_labels\": [",
+					 raid_audit_options_json(opts), d->dim);
+	for (int c = 0; c < d->n_classes; c++)
+	{
+		if (c)
+			appendStringInfoString(&s, ", ");
+		escape_json(&s, d->class_names[c]);
+	}
+	appendStringInfoString(&s, "], \"class_users\": [");
+	for (int c = 0; c < d->n_classes; c++)
+		appendStringInfo(&s, "%s" INT64_FORMAT, c ? ", " : "", d->class_users[c]);
+	appendStringInfo(&s, "], \"excluded_without_attribute\": " INT64_FORMAT
+					 ", \"missing_embedding\": " INT64_FORMAT ", \"null_ids\": " INT64_FORMAT
+					 ", \"f1_std\": %.6f, \"balanced_accuracy_std\": %.6f, \"auc_std\": %.6f",
+					 d->without_attribute, d->missing_embedding, d->null_ids,
+					 r->f1_std, r->balanced_accuracy_std, r->auc_std);
+	appendStringInfoString(&s, ", \"fold_f1\": ");
+	append_doubles(&s, r->fold_f1, r->folds);
+	appendStringInfoString(&s, ", \"fold_balanced_accuracy\": ");
+	append_doubles(&s, r->fold_balanced_accuracy, r->folds);
+	appendStringInfoString(&s, ", \"fold_auc\": ");
+	append_doubles(&s, r->fold_auc, r->folds);
+	appendStringInfoString(&s, ", \"fold_train_users\": [");
+	for (int f = 0; f < r->folds; f++)
+		appendStringInfo(&s, "%s" INT64_FORMAT, f ? ", " : "", r->fold_train_users[f]);
+	appendStringInfoString(&s, "], \"fold_test_users\": [");
+	for (int f = 0; f < r->folds; f++)
+		appendStringInfo(&s, "%s" INT64_FORMAT, f ? ", " : "", r->fold_test_users[f]);
+	appendStringInfoString(&s, "], \"fold_iterations\": [");
+	for (int f = 0; f < r->folds; f++)
+		appendStringInfo(&s, "%s%d", f ? ", " : "", r->fold_iterations[f]);
+	appendStringInfoChar(&s, ']');
+	if (plan_json)
+		appendStringInfo(&s, ", \"plan\": %s", plan_json);
+	appendStringInfoChar(&s, '}');
+	return s.data;
+}
+
+/* The cross-validation plan as JSON: per fold, the test and training user ids. */
+static char *
+plan_json(raid_audit *audit, const AuditData *d, int folds)
+{
+	int32	   *fold_of = palloc_extended(sizeof(int32) * d->n, MCXT_ALLOC_HUGE);
+	uint8	   *in_train = palloc_extended((Size) d->n * folds, MCXT_ALLOC_HUGE);
+	raid_error	err;
+	StringInfoData s;
+
+	raid_error_clear(&err);
+	if (raid_audit_get_folds(audit, fold_of, in_train, &err) != RAID_OK)
+		raid_report_error(&err, "reading the cross-validation plan");
+	initStringInfo(&s);
+	appendStringInfoChar(&s, '[');
+	for (int f = 0; f < folds; f++)
+	{
+		bool		first = true;
+
+		appendStringInfo(&s, "%s{\"test\": [", f ? ", " : "");
+		for (int64 i = 0; i < d->n; i++)
+			if (fold_of[i] == f)
+			{
+				appendStringInfo(&s, "%s" INT64_FORMAT, first ? "" : ", ", d->ids[i]);
+				first = false;
+			}
+		appendStringInfoString(&s, "], \"train\": [");
+		first = true;
+		for (int64 i = 0; i < d->n; i++)
+			if (in_train[(int64) f * d->n + i])
+			{
+				appendStringInfo(&s, "%s" INT64_FORMAT, first ? "" : ", ", d->ids[i]);
+				first = false;
+			}
+		appendStringInfoString(&s, "]}");
+	}
+	appendStringInfoChar(&s, ']');
+	return s.data;
+}
+
+/* Frees the core audit if an error or cancel unwinds past it. */
+static void
+audit_free_callback(void *arg)
+{
+	raid_audit **h = (raid_audit **) arg;
+
+	if (*h)
+		raid_audit_free(*h);
+	*h = NULL;
+}
+
+/* Reads, attacks, stores; returns the stored rows as the function's result set. */
+static void
+run_audit(FunctionCallInfo fcinfo, const AuditSource *src, RaidAuditOptions *opts)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	MemoryContext keep = CurrentMemoryContext;
+	AuditData	d = {0};
+	raid_audit **handle = palloc0(sizeof(raid_audit *));
+	MemoryContextCallback *cb = palloc0(sizeof(MemoryContextCallback));
+	raid_attack_result results[2];
+	int32		n_results = 0;
+	raid_error	err;
+	int			done = 0;
+	double		fraction = 0;
+	char	   *plan = NULL;
+	SPIPlanPtr	insert;
+	Oid			types[15] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT4OID,
+	INT8OID, INT4OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, TEXTOID};
+
+	cb->func = audit_free_callback;
+	cb->arg = handle;
+	MemoryContextRegisterResetCallback(keep, cb);
+
+	InitMaterializedSRF(fcinfo, 0);
+	opts->core.threads = raid_effective_threads(opts->core.threads);
+
+	SPI_connect();
+	read_rows(src, &d, keep);
+	assign_classes(&d, src->attribute_col, opts->core.folds, src->empty_hint);
+
+	raid_error_clear(&err);
+	*handle = raid_audit_create(d.X, d.ids, d.classes, d.n, d.dim, d.n_classes, &opts->core, &err);
+	if (*handle == NULL)
+		raid_report_error(&err, "preparing the audit");
+	while (!done)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (raid_audit_step(*handle, &done, &fraction, &err) != RAID_OK)
+			raid_report_error(&err, "attacking the embeddings");
+	}
+	if (raid_audit_get_results(*handle, results, lengthof(results), &n_results, &err) != RAID_OK)
+		raid_report_error(&err, "reading the audit results");
+	if (opts->store_folds)
+		plan = plan_json(*handle, &d, opts->core.folds);
+	raid_audit_free(*handle);
+	*handle = NULL;
+
+	insert = SPI_prepare("INSERT INTO raid.audits (model_id, model, embeddings, attributes_table, "
+						 "attribute, attacker, classes, users, folds, f1, balanced_accuracy, auc, "
+						 "chance, seconds, details) "
+						 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15::jsonb) "
+						 "RETURNING *", 15, types);
+	if (insert == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	for (int i = 0; i < n_results; i++)
+	{
+		const raid_attack_result *r = &results[i];
+		Datum		v[15];
+		char		nulls[15];
+
+		memset(nulls, ' ', sizeof(nulls));
+		v[0] = Int64GetDatum(src->model_id);
+		nulls[0] = src->model_id ? ' ' : 'n';
+		v[1] = src->model ? CStringGetTextDatum(src->model) : (Datum) 0;
+		nulls[1] = src->model ? ' ' : 'n';
+		v[2] = src->embeddings ? CStringGetTextDatum(src->embeddings) : (Datum) 0;
+		nulls[2] = src->embeddings ? ' ' : 'n';
+		v[3] = CStringGetTextDatum(src->attributes);
+		v[4] = CStringGetTextDatum(src->attribute_col);
+		v[5] = CStringGetTextDatum(raid_attacker_name(r->attacker));
+		v[6] = Int32GetDatum(r->classes);
+		v[7] = Int64GetDatum(r->users);
+		v[8] = Int32GetDatum(r->folds);
+		v[9] = Float8GetDatum(r->f1);
+		v[10] = Float8GetDatum(r->balanced_accuracy);
+		v[11] = Float8GetDatum(r->auc);
+		v[12] = Float8GetDatum(r->chance);
+		v[13] = Float8GetDatum(r->seconds);
+		v[14] = CStringGetTextDatum(details_json(opts, &d, r, plan));
+		if (SPI_execute_plan(insert, v, nulls, false, 1) != SPI_OK_INSERT_RETURNING)
+			elog(ERROR, "could not store the audit");
+		tuplestore_puttuple(rsinfo->setResult, SPI_tuptable->vals[0]);
+	}
+	SPI_finish();
+}
+
+/* Column col of SPI's first row as a string in context cxt, or NULL. */
+static char *
+spi_string(int col, MemoryContext cxt)
+{
+	char	   *v = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, col);
+
+	return v ? MemoryContextStrdup(cxt, v) : NULL;
+}
+
+/* The current role's model: id, attributes, user column. */
+static void
+lookup_model(const char *name, int64 *model_id, char **attributes, char **attribute_col,
+			 char **user_col)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(name)};
+	bool		isnull;
+
+	SPI_connect();
+	if (SPI_execute_with_args("SELECT model_id, attributes_table, attribute_col::text, user_col::text "
+							  "FROM raid.models WHERE name = $1 AND owner = current_user",
+							  1, types, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not look up model \"%s\"", name);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("model \"%s\" does not exist", name)));
+	*model_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	*attributes = spi_string(2, caller);
+	*attribute_col = spi_string(3, caller);
+	*user_col = spi_string(4, caller);
+	SPI_finish();
+}
+
+/* Resolves a table recorded as text in raid.models; 42P01 if it is gone. */
+static Oid
+recorded_table(const char *qualified, const char *model)
+{
+	Oid			relid = DatumGetObjectId(DirectFunctionCall1(to_regclass,
+															 CStringGetTextDatum(qualified)));
+
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("attributes table %s of model \"%s\" does not exist", qualified, model)));
+	return relid;
+}
+
+/*
+ * raid.audit(model, attributes, attribute_col, options): attacks a model's
+ * user embeddings with the attribute it was trained against, or one named.
+ */
+Datum
+raid_audit_model(PG_FUNCTION_ARGS)
+{
+	AuditSource src = {0};
+	RaidAuditOptions opts;
+	char	   *model;
+	char	   *rec_attributes;
+	char	   *rec_attribute_col;
+	char	   *user_col;
+	Oid			attributes;
+
+	require_arg(fcinfo, 0, "model");
+	model = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	raid_parse_audit_options(PG_ARGISNULL(3) ? NULL : PG_GETARG_JSONB_P(3), &opts);
+	lookup_model(model, &src.model_id, &rec_attributes, &rec_attribute_col, &user_col);
+	src.model = model;
+
+	if (!PG_ARGISNULL(1))
+		attributes = PG_GETARG_OID(1);
+	else if (rec_attributes)
+		attributes = recorded_table(rec_attributes, model);
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("model \"%s\" was trained without attributes", model),
+				 errhint("Name them: raid.audit('%s', 'users', 'gender').", model)));
+	if (!PG_ARGISNULL(2))
+		src.attribute_col = pstrdup(NameStr(*PG_GETARG_NAME(2)));
+	else if (rec_attribute_col && (PG_ARGISNULL(1) || rec_attributes))
+		src.attribute_col = rec_attribute_col;
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("attribute_col is required for model \"%s\"", model)));
+
+	check_integer_column(attributes, user_col);
+	(void) raid_column_type(attributes, src.attribute_col, NULL);
+	src.attributes = raid_qualified_relname(attributes);
+	src.rows_query = psprintf("SELECT e.user_id, e.embedding, a.%s::text "
+							  "FROM raid.user_embeddings e LEFT JOIN %s a ON a.%s = e.user_id "
+							  "WHERE e.model_id = " INT64_FORMAT " ORDER BY e.user_id",
+							  quote_identifier(src.attribute_col), src.attributes,
+							  quote_identifier(user_col), src.model_id);
+	src.missing_query = psprintf("SELECT count(*) FROM %s a WHERE a.%s IS NOT NULL AND NOT EXISTS "
+								 "(SELECT 1 FROM raid.user_embeddings e WHERE e.model_id = " INT64_FORMAT
+								 " AND e.user_id = a.%s)",
+								 src.attributes, quote_identifier(src.attribute_col),
+								 src.model_id, quote_identifier(user_col));
+	src.empty_hint = psprintf("The attributes table is joined on its column \"%s\", the model's user_col.",
+							  user_col);
+	run_audit(fcinfo, &src, &opts);
+	return (Datum) 0;
+}
+
+/*
+ * raid.audit_embeddings(embeddings, id_col, embedding_col, attributes,
+ * attribute_id_col, attribute_col, options): the same for any table.
+ */
+Datum
+raid_audit_embeddings(PG_FUNCTION_ARGS)
+{
+	static const char *const names[] = {
+		"embeddings", "id_col", "embedding_col", "attributes", "attribute_id_col", "attribute_col"
+	};
+	AuditSource src = {0};
+	RaidAuditOptions opts;
+	Oid			emb_rel;
+	Oid			attr_rel;
+	char	   *id_col;
+	char	   *emb_col;
+	char	   *attr_id_col;
+	char	   *emb_table;
+
+	for (int i = 0; i < (int) lengthof(names); i++)
+		require_arg(fcinfo, i, names[i]);
+	emb_rel = PG_GETARG_OID(0);
+	id_col = pstrdup(NameStr(*PG_GETARG_NAME(1)));
+	emb_col = pstrdup(NameStr(*PG_GETARG_NAME(2)));
+	attr_rel = PG_GETARG_OID(3);
+	attr_id_col = pstrdup(NameStr(*PG_GETARG_NAME(4)));
+	src.attribute_col = pstrdup(NameStr(*PG_GETARG_NAME(5)));
+	raid_parse_audit_options(PG_ARGISNULL(6) ? NULL : PG_GETARG_JSONB_P(6), &opts);
+
+	check_integer_column(emb_rel, id_col);
+	check_embedding_column(emb_rel, emb_col);
+	check_integer_column(attr_rel, attr_id_col);
+	(void) raid_column_type(attr_rel, src.attribute_col, NULL);
+
+	emb_table = raid_qualified_relname(emb_rel);
+	src.attributes = raid_qualified_relname(attr_rel);
+	src.embeddings = psprintf("%s(%s, %s)", emb_table, quote_identifier(id_col),
+							  quote_identifier(emb_col));
+	src.rows_query = psprintf("SELECT e.%s::int8, e.%s::real[], a.%s::text "
+							  "FROM %s e LEFT JOIN %s a ON a.%s = e.%s ORDER BY 1",
+							  quote_identifier(id_col), quote_identifier(emb_col),
+							  quote_identifier(src.attribute_col), emb_table, src.attributes,
+							  quote_identifier(attr_id_col), quote_identifier(id_col));
+	src.missing_query = psprintf("SELECT count(*) FROM %s a WHERE a.%s IS NOT NULL AND NOT EXISTS "
+								 "(SELECT 1 FROM %s e WHERE e.%s = a.%s)",
+								 src.attributes, quote_identifier(src.attribute_col), emb_table,
+								 quote_identifier(id_col), quote_identifier(attr_id_col));
+	run_audit(fcinfo, &src, &opts);
+	return (Datum) 0;
+}
