@@ -2,7 +2,9 @@
 # End-to-end benchmark of raid.train on synthetic data (the figures in
 # BENCHMARKS.md): 1M interactions, about 6,000 users and 4,000 items, dim 64,
 # 4 negatives, at 1 and 2 threads; prints load / build / train / evaluate /
-# store seconds and the mean epoch time.  Kernel benchmarks: make bench.
+# store seconds and the mean epoch time; then audits the 6,000 users x 64
+# dims with both attackers, 5 folds, at 1 and 2 threads.  Kernel benchmarks:
+# make bench.
 #
 #   scripts/bench.sh [EPOCHS]     (default 5)
 set -euo pipefail
@@ -31,3 +33,10 @@ psql -c "\\pset title 'raid.train end to end (seconds)'" -c "
            round((SELECT avg((e->>'seconds')::numeric) FROM jsonb_array_elements(metrics->'epochs') e), 3) AS epoch,
            metrics->'evaluate_seconds' AS evaluate, metrics->'store_seconds' AS store
     FROM raid.models WHERE name LIKE 'bench_t%' ORDER BY name"
+for threads in 1 2; do
+    psql -c "\\pset title 'raid.audit, 6000 users x 64 dims, $threads thread(s)'" -c "
+        SELECT attacker, users, folds, round(balanced_accuracy::numeric, 3) AS balanced_accuracy,
+               round(seconds::numeric, 3) AS attacker_seconds
+        FROM raid.audit('bench_t2', 'bench_users', 'attribute', '{\"threads\": $threads}')" -c "\\timing on" \
+        -c "SELECT count(*) FROM raid.audit('bench_t2', 'bench_users', 'attribute', '{\"threads\": $threads}')"
+done

@@ -19,12 +19,16 @@ if [ -n "$dir" ]; then
     scripts/load_movielens.sh "$dir" >&2
     table=movielens.ratings
     titles="movielens.items"
+    attributes=movielens.users
+    attribute=gender
 else
     raid_log "MovieLens 100K not found: generating synthetic data"
     psql -c "SELECT * FROM raid.synthetic('interactions', 'users', n_users => 2000, n_items => 1000,
                                           interactions_per_user => 50, seed => 42)"
     table=interactions
     titles=""
+    attributes=users
+    attribute=attribute
 fi
 
 raid_log "training (defense none, default options)"
@@ -33,7 +37,7 @@ psql -c "\\pset title 'raid.train: $table'" -c "
            round(ndcg_at_10::numeric, 4) AS ndcg_at_10, round(hr_at_10::numeric, 4) AS hr_at_10,
            round(popularity_ndcg_at_10::numeric, 4) AS popularity_ndcg_at_10,
            round(popularity_hr_at_10::numeric, 4) AS popularity_hr_at_10
-    FROM raid.train('demo', '$table')"
+    FROM raid.train('demo', '$table', attributes => '$attributes', attribute_col => '$attribute')"
 psql -c "\\pset title 'where the time went (seconds)'" -c "
     SELECT metrics->'load_seconds' AS load, metrics->'build_seconds' AS build,
            metrics->'train_seconds' AS train, metrics->'evaluate_seconds' AS evaluate,
@@ -48,3 +52,10 @@ else
     psql -c "\\pset title 'top 10 for user 1'" -c "
         SELECT item_id, round(score::numeric, 3) AS score FROM raid.recommend('demo', 1, 10)"
 fi
+
+raid_log "auditing: can an attacker infer \"$attribute\" from the user embeddings?"
+psql -c "\\pset title 'raid.audit: $attribute'" -c "
+    SELECT attacker, classes, users, round(f1::numeric, 3) AS f1,
+           round(balanced_accuracy::numeric, 3) AS balanced_accuracy, round(auc::numeric, 3) AS auc,
+           round(chance::numeric, 3) AS chance, round(seconds::numeric, 2) AS seconds
+    FROM raid.audit('demo')"

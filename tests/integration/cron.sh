@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# raid.schedule_audit registers a pg_cron job ('* * * * *'); within about 90 s
+# a new raid.audits row appears and cron.job_run_details records a success;
+# raid.unschedule_audit removes the job.
+source "$(dirname "$0")/lib.sh"
+export PGDATABASE=postgres   # the cluster's cron.database_name
+q "DROP EXTENSION IF EXISTS raid CASCADE" >/dev/null
+q "DROP TABLE IF EXISTS cron_inter, cron_users" >/dev/null
+q "CREATE EXTENSION IF NOT EXISTS pg_cron" >/dev/null
+q "CREATE EXTENSION raid"
+q "SELECT * FROM raid.synthetic('cron_inter', 'cron_users', n_users => 300, n_items => 100, interactions_per_user => 20)" >/dev/null
+q "SELECT users FROM raid.train('cron_model', 'cron_inter', attributes => 'cron_users', attribute_col => 'attribute',
+                                options => '{\"dim\": 8, \"epochs\": 5}')" >/dev/null
+
+job=$(q "SELECT raid.schedule_audit('cron_model', '* * * * *')")
+[ -n "$job" ] || fail "no job id"
+pass "scheduled as cron job $job"
+check "the job runs raid.audit" "$(q "SELECT command FROM cron.job WHERE jobid = $job")" "SELECT raid.audit('cron_model')"
+check "the job belongs to the caller" "$(q "SELECT username FROM cron.job WHERE jobid = $job")" "postgres"
+
+deadline=$(( $(date +%s) + 100 ))
+audits=0; succeeded=0
+while [ "$(date +%s)" -lt "$deadline" ]; do
+    audits=$(q "SELECT count(*) FROM raid.audits WHERE model = 'cron_model'")
+    succeeded=$(q "SELECT count(*) FROM cron.job_run_details WHERE jobid = $job AND status = 'succeeded'")
+    [ "$audits" -ge 2 ] && [ "$succeeded" -ge 1 ] && break
+    sleep 2
+done
+q "SELECT jobid, status, return_message FROM cron.job_run_details WHERE jobid = $job"
+check_true "a scheduled audit stored its rows ($audits)" "$audits >= 2"
+check_true "cron.job_run_details records a success ($succeeded)" "$succeeded >= 1"
+
+check "unscheduled" "$(q "SELECT raid.unschedule_audit('cron_model')")" "t"
+check "no job left" "$(q "SELECT count(*) FROM cron.job WHERE jobid = $job")" "0"
+q "DROP EXTENSION raid CASCADE" >/dev/null
+q "DROP TABLE cron_inter, cron_users" >/dev/null
