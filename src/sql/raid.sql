@@ -236,6 +236,13 @@ BEGIN
     IF NOT EXISTS (SELECT 1 FROM raid.models m WHERE m.name = model AND m.owner = current_user) THEN
         RAISE EXCEPTION 'model "%" does not exist', model USING ERRCODE = 'undefined_object';
     END IF;
+    IF NOT EXISTS (SELECT 1 FROM raid.models m WHERE m.name = model AND m.owner = current_user
+                   AND m.attributes_table IS NOT NULL) THEN
+        RAISE EXCEPTION 'model "%" was trained without attributes, so raid.audit(''%'') has nothing to attack', model, model
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = format('Schedule the call with the attribute named: SELECT cron.schedule(''nightly-audit'', ''0 3 * * *'', %L).',
+                                format('SELECT raid.audit(%L, ''users'', ''gender'')', model));
+    END IF;
     EXECUTE 'SELECT cron.schedule($1, $2, $3)'
         INTO job
         USING 'raid-audit:' || model, schedule, format('SELECT raid.audit(%L)', model);
@@ -256,8 +263,13 @@ BEGIN
         RAISE EXCEPTION 'pg_cron is not installed in database "%"', current_database()
             USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
+    EXECUTE 'SELECT EXISTS (SELECT 1 FROM cron.job WHERE jobname = $1 AND username = current_user)'
+        INTO done USING 'raid-audit:' || model;
+    IF NOT done THEN
+        RETURN false;
+    END IF;
     EXECUTE 'SELECT cron.unschedule($1)' INTO done USING 'raid-audit:' || model;
     RETURN done;
 END;
 $$;
-COMMENT ON FUNCTION raid.unschedule_audit IS 'removes the pg_cron job of raid.schedule_audit(model)';
+COMMENT ON FUNCTION raid.unschedule_audit IS 'removes the pg_cron job of raid.schedule_audit(model); false if there is none';

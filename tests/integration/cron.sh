@@ -32,5 +32,10 @@ check_true "cron.job_run_details records a success ($succeeded)" "$succeeded >= 
 
 check "unscheduled" "$(q "SELECT raid.unschedule_audit('cron_model')")" "t"
 check "no job left" "$(q "SELECT count(*) FROM cron.job WHERE jobid = $job")" "0"
+check "unscheduling again says there was nothing" "$(q "SELECT raid.unschedule_audit('cron_model')")" "f"
+q "SELECT users FROM raid.train('cron_plain', 'cron_inter', options => '{\"dim\": 4, \"epochs\": 1}')" >/dev/null
+err=$(psql -X -q -At -c "SELECT raid.schedule_audit('cron_plain', '* * * * *')" 2>&1 || true)
+echo "$err" | grep -q "was trained without attributes" || fail "scheduling a model without attributes: $err"
+pass "a model without attributes cannot be scheduled"
 q "DROP EXTENSION raid CASCADE" >/dev/null
 q "DROP TABLE cron_inter, cron_users" >/dev/null
