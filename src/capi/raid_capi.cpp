@@ -541,3 +541,94 @@ raid_status raid_audit_get_folds(const raid_audit* audit, int32_t* fold_of, uint
 void raid_audit_free(raid_audit* audit) { delete audit; }
 
 }  // extern "C"
+
+/* ---------------------------------------------------------------- defense */
+
+namespace {
+
+// Converts C defense options to core options.
+raid::DefenseOptions ToCore(const raid_defense_options& o) {
+    raid::DefenseOptions c;
+    c.phase1_epochs = o.phase1_epochs;
+    c.eta = o.eta;
+    c.tau = o.tau;
+    c.xi = o.xi;
+    c.m = o.m;
+    c.sinkhorn_iters = o.sinkhorn_iters;
+    c.sinkhorn_tol = o.sinkhorn_tol;
+    c.sample = o.sample;
+    c.barycenter_iters = o.barycenter_iters;
+    return c;
+}
+
+}  // namespace
+
+extern "C" {
+
+// Fills the documented defaults.
+void raid_defense_options_default(raid_defense_options* opts) {
+    if (opts == nullptr) return;
+    const raid::DefenseOptions d;
+    opts->phase1_epochs = d.phase1_epochs;
+    opts->eta = d.eta;
+    opts->tau = d.tau;
+    opts->xi = d.xi;
+    opts->m = d.m;
+    opts->sinkhorn_iters = d.sinkhorn_iters;
+    opts->sinkhorn_tol = d.sinkhorn_tol;
+    opts->sample = d.sample;
+    opts->barycenter_iters = d.barycenter_iters;
+}
+
+// Checks every field; the message names the first bad one.
+raid_status raid_defense_options_validate(const raid_defense_options* opts, raid_error* err) {
+    return Guard(err, [&] {
+        Require(opts, "options");
+        ToCore(*opts).Validate();
+    });
+}
+
+// Turns the defense on for a trainer that has not stepped yet.
+raid_status raid_mf_set_defense(raid_trainer* tr, const int32_t* user_class, int32_t classes,
+                                const raid_defense_options* opts, raid_error* err) {
+    return Guard(err, [&] {
+        Require(tr, "trainer");
+        Require(tr->impl.get(), "trainer");
+        Require(user_class, "user_class");
+        Require(opts, "options");
+        const size_t n = static_cast<size_t>(tr->impl->n_users());
+        tr->impl->SetDefense(std::vector<int32_t>(user_class, user_class + n), classes,
+                             ToCore(*opts));
+    });
+}
+
+// Fills the defense summary (zeros if the defense is off).
+raid_status raid_mf_get_defense_summary(const raid_trainer* tr, raid_defense_summary* out,
+                                        raid_error* err) {
+    return Guard(err, [&] {
+        Require(tr, "trainer");
+        Require(tr->impl.get(), "trainer");
+        Require(out, "summary");
+        const raid::DefenseSummary s = tr->impl->defense_summary();
+        std::memset(out, 0, sizeof(*out));
+        out->classes = s.classes;
+        out->pulled_users = s.pulled_users;
+        out->recomputations = s.recomputations;
+        out->sinkhorn_calls = s.sinkhorn_calls;
+        out->sinkhorn_iterations = s.sinkhorn_iterations;
+        out->sinkhorn_converged = s.sinkhorn_converged;
+        out->max_marginal_error = s.max_marginal_error;
+        out->ot_seconds = s.ot_seconds;
+        out->phase1_seconds = s.phase1_seconds;
+        out->phase2_seconds = s.phase2_seconds;
+        out->phase1_epoch_seconds = s.phase1_epoch_seconds;
+        out->phase2_epoch_seconds = s.phase2_epoch_seconds;
+        out->defense_loss = s.defense_loss;
+        out->class_distance_before = s.class_distance_before;
+        out->class_distance_after = s.class_distance_after;
+        out->spread_before = s.spread_before;
+        out->spread_after = s.spread_after;
+    });
+}
+
+}  // extern "C"

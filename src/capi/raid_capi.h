@@ -332,6 +332,71 @@ raid_status raid_audit_get_folds(const raid_audit *audit, int32_t *fold_of,
 
 void		raid_audit_free(raid_audit *audit);
 
+/* ------------------------------------------------------------------------
+ * The RAID defense: optimal-transport pull of each attribute class's user
+ * embeddings toward a shared Wasserstein barycenter during training
+ * ------------------------------------------------------------------------ */
+
+typedef struct raid_defense_options
+{
+	int32_t		phase1_epochs;	/* epochs of plain recommendation loss first, default 5 */
+	double		eta;			/* weight of the defense term, > 0 */
+	double		tau;			/* entropic regularisation, relative to the median
+								 * squared distance between users and support, > 0 */
+	int32_t		xi;				/* recompute barycenter and couplings every xi
+								 * steps (sub-steps of the training schedule), >= 1 */
+	int32_t		m;				/* barycenter support size, default 256 */
+	int32_t		sinkhorn_iters; /* Sinkhorn iteration cap */
+	double		sinkhorn_tol;	/* tolerance on the marginal error */
+	int32_t		sample;			/* users per class used for the barycenter
+								 * (0 = all), seeded */
+	int32_t		barycenter_iters;	/* fixed-point updates of the support per
+									 * recomputation */
+} raid_defense_options;
+
+void		raid_defense_options_default(raid_defense_options *opts);
+raid_status raid_defense_options_validate(const raid_defense_options *opts,
+										  raid_error *err);
+
+/* What the defense did, for the model's metrics. */
+typedef struct raid_defense_summary
+{
+	int32_t		classes;
+	int64_t		pulled_users;	/* users with a class (the others are trained, not pulled) */
+	int64_t		recomputations; /* barycenter + couplings recomputations */
+	int64_t		sinkhorn_calls;
+	int64_t		sinkhorn_iterations;	/* total */
+	int64_t		sinkhorn_converged;		/* calls that met the tolerance */
+	double		max_marginal_error;
+	double		ot_seconds;		/* time in OT (barycenter, couplings, targets) */
+	double		phase1_seconds;
+	double		phase2_seconds;
+	double		phase1_epoch_seconds;	/* mean */
+	double		phase2_epoch_seconds;	/* mean */
+	double		defense_loss;	/* last L_def = sum_c sum_ij T_c[i,j] |u_i - z_j|^2 */
+	double		class_distance_before;	/* W2 between classes at the start of Phase II */
+	double		class_distance_after;	/* W2 between classes after training */
+	double		spread_before;	/* mean distance of users to their mean, start of Phase II */
+	double		spread_after;	/* the same after training */
+} raid_defense_summary;
+
+/*
+ * Turns the RAID defense on for a trainer that has not stepped yet.
+ * user_class[u] is the class (0..classes-1) of dense user u, or -1 for a user
+ * without one (trained but not pulled).  Fewer than 2 classes, or a class with
+ * fewer than 2 users, is RAID_INVALID_ARGUMENT naming the class index.  The
+ * array is copied.
+ */
+raid_status raid_mf_set_defense(raid_trainer *tr, const int32_t *user_class,
+								int32_t classes,
+								const raid_defense_options *opts,
+								raid_error *err);
+
+/* Fills the defense summary (zeros if the defense is off). */
+raid_status raid_mf_get_defense_summary(const raid_trainer *tr,
+										raid_defense_summary *out,
+										raid_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -260,6 +260,50 @@ void MfTrainer::BeginEpoch() {
     std::fill(block_loss_.begin(), block_loss_.end(), 0.0);
     std::fill(block_samples_.begin(), block_samples_.end(), 0);
     epoch_time_ = 0.0;
+    PlanRecomputations();
+}
+
+// True once the defense's Phase II has begun (this epoch is past Phase I).
+bool MfTrainer::InPhase2() const {
+    return defense_ != nullptr && epoch_ >= defense_->options().phase1_epochs;
+}
+
+// Positions of this epoch where the defense recomputes: the start of every
+// sub-step whose Phase II step number (epoch - phase1_epochs) * P + k is a
+// multiple of xi.  A position at the end of the epoch is dropped (the next
+// epoch starts with its own plan).
+void MfTrainer::PlanRecomputations() {
+    recompute_pos_.clear();
+    next_recompute_ = 0;
+    if (!InPhase2()) return;
+    const int64_t P = strata_;
+    const int64_t n = static_cast<int64_t>(order_.size());
+    const int64_t first = static_cast<int64_t>(epoch_ - defense_->options().phase1_epochs) * P;
+    for (int64_t k = 0; k < P; ++k) {
+        if ((first + k) % defense_->options().xi != 0) continue;
+        const int64_t pos = substep_start_[k];
+        if (pos >= n) continue;
+        if (recompute_pos_.empty() || recompute_pos_.back() != pos) recompute_pos_.push_back(pos);
+    }
+}
+
+// Turns the RAID defense on before the first step.
+void MfTrainer::SetDefense(const std::vector<int32_t>& user_class, int32_t classes,
+                           const DefenseOptions& options) {
+    if (epoch_ > 0 || cursor_ > 0 || done_)
+        throw InvalidArgument("the defense must be set before the first training step");
+    if (static_cast<int64_t>(user_class.size()) != data_.n_users())
+        throw InvalidArgument("\"user_class\" must have one entry per user (" +
+                              std::to_string(data_.n_users()) + "), got " +
+                              std::to_string(user_class.size()));
+    defense_ = std::make_unique<MfDefense>(user_class, classes, options, options_.dim,
+                                           options_.seed, threads_);
+    pull_active_ = false;
+}
+
+// The defense's summary (all zeros without a defense).
+DefenseSummary MfTrainer::defense_summary() const {
+    return defense_ != nullptr ? defense_->summary() : DefenseSummary();
 }
 
 // s = <u, v> and vv = |v|^2 in one pass.
@@ -360,6 +404,10 @@ void MfTrainer::TrainBlock(int32_t c, int64_t begin, int64_t end, float* gu) {
         static_cast<uint64_t>(group_item_start_[g + 1] - group_item_start_[g]);
     double loss_sum = block_loss_[c];  // summed in position order: chunking does not matter
     int64_t samples = 0;
+    // The defense's pull (mf_defense.h): null outside Phase II.
+    const float* targets = pull_active_ ? defense_->displacements() : nullptr;
+    const int32_t* user_class = targets != nullptr ? defense_->user_class().data() : nullptr;
+    const float eta = defense_ != nullptr ? static_cast<float>(defense_->options().eta) : 0.0f;
 
     for (int64_t t = begin; t < end; ++t) {
         const int32_t user = pairs[t].user;
@@ -407,6 +455,11 @@ void MfTrainer::TrainBlock(int32_t c, int64_t begin, int64_t end, float* gu) {
                     }
                 }
             }
+        }
+        if (targets != nullptr && user_class[user] >= 0) {
+            const float* tu = targets + static_cast<int64_t>(user) * dim;
+#pragma omp simd
+            for (int k = 0; k < dim; ++k) gu[k] -= eta * tu[k];
         }
         float g2 = 0.0f;
 #pragma omp simd reduction(+ : g2)
@@ -460,10 +513,23 @@ void MfTrainer::EndEpoch() {
     summary_.epoch_samples.push_back(samples);
     summary_.epoch_seconds.push_back(epoch_time_);
     summary_.total_seconds += epoch_time_;
+    if (defense_ != nullptr) {
+        DefenseSummary& ds = defense_->summary();
+        const int32_t p1 = defense_->options().phase1_epochs;
+        double& phase = InPhase2() ? ds.phase2_seconds : ds.phase1_seconds;
+        phase += epoch_time_;
+        if (InPhase2())
+            ds.phase2_epoch_seconds = ds.phase2_seconds / static_cast<double>(number - p1);
+        else
+            ds.phase1_epoch_seconds = ds.phase1_seconds / static_cast<double>(number);
+    }
     epoch_ = number;
     summary_.epochs_completed = epoch_;
     cursor_ = 0;
-    if (epoch_ >= options_.epochs) done_ = true;
+    if (epoch_ >= options_.epochs) {
+        done_ = true;
+        if (defense_ != nullptr) defense_->Measure(U_.data(), options_.dim, false);
+    }
 }
 
 // Fills a progress report from the current state.
@@ -488,12 +554,24 @@ bool MfTrainer::Step(MfProgress* progress) {
         return true;
     }
     const auto t0 = std::chrono::steady_clock::now();
+    double excluded = 0.0;  // class-distance measurement, not training time
     if (cursor_ == 0) BeginEpoch();
     const int64_t n = static_cast<int64_t>(order_.size());
-    const int64_t end = options_.chunk >= n - cursor_ ? n : cursor_ + options_.chunk;
+    int64_t end = options_.chunk >= n - cursor_ ? n : cursor_ + options_.chunk;
+    if (!recompute_pos_.empty()) {
+        // Recompute at this position if one is due; never run past the next one.
+        if (next_recompute_ < recompute_pos_.size() && recompute_pos_[next_recompute_] == cursor_) {
+            if (!pull_active_) excluded += defense_->Measure(user_rows_.data(), row_stride_, true);
+            defense_->Recompute(user_rows_.data(), row_stride_);
+            pull_active_ = true;
+            ++next_recompute_;
+        }
+        if (next_recompute_ < recompute_pos_.size())
+            end = std::min(end, recompute_pos_[next_recompute_]);
+    }
     TrainRange(cursor_, end);
     cursor_ = end;
-    epoch_time_ += SecondsSince(t0);
+    epoch_time_ += SecondsSince(t0) - excluded;
     bool finished = false;
     if (cursor_ == n) {
         EndEpoch();

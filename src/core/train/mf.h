@@ -81,6 +81,14 @@
 // against 0.190 with Hogwild and 0.185 with P forced to 1, i.e. sequential
 // SGD with uniform negatives: the spread is mostly the random streams).
 //
+// Defense: SetDefense() before the first Step() turns on the RAID defense
+// (mf_defense.h): from epoch phase1_epochs on, the targets are recomputed at
+// sub-step boundaries every xi sub-steps and the kernel adds the pull
+// eta * (u_i - t_i) to the gradient of each group of a user with a class.
+// Step() never runs a chunk across a recomputation point.  With
+// phase1_epochs >= epochs there is no Phase II: the model is the undefended
+// one (the summary says so: zero recomputations, no Phase II time).
+//
 // Determinism: every random choice is a counter-based hash of (seed, epoch,
 // and a block or a position), each block runs on one thread, and the loss is
 // summed per block and then over blocks in a fixed order, so the same seed
@@ -91,11 +99,13 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "../common.h"
 #include "../data/dataset.h"
+#include "mf_defense.h"
 
 namespace raid {
 
@@ -150,12 +160,26 @@ class MfTrainer {
     // if an epoch ends with a non-finite loss or embedding.
     bool Step(MfProgress* progress = nullptr);
 
+    // Turns the RAID defense on (see Defense above): user_class has one entry
+    // per user (-1 = no class).  Throws InvalidArgument after the first Step(),
+    // for a size mismatch, fewer than 2 classes or a class with fewer than 2
+    // users (naming the class), or a bad option (naming it).
+    void SetDefense(const std::vector<int32_t>& user_class, int32_t classes,
+                    const DefenseOptions& options);
+
+    // The defense's summary (all zeros without a defense).
+    DefenseSummary defense_summary() const;
+
+    // The defense (null when off).
+    const MfDefense* defense() const { return defense_.get(); }
+
     // Runs Step() to the end, reporting each epoch and checking cancel between chunks.
     void Run(const MfProgressCallback& on_epoch = nullptr,
              const MfCancelCallback& cancel = nullptr);
 
     bool done() const { return done_; }
     int32_t dim() const { return options_.dim; }
+    int32_t n_users() const { return data_.n_users(); }
     const MfOptions& options() const { return options_; }
     const MfSummary& summary() const { return summary_; }
 
@@ -183,6 +207,8 @@ class MfTrainer {
     void TrainRange(int64_t begin, int64_t end);
     void TrainBlock(int32_t block, int64_t begin, int64_t end, float* gu);
     void FillProgress(MfProgress* progress, bool epoch_finished) const;
+    void PlanRecomputations();
+    bool InPhase2() const;
 
     const Dataset& data_;
     MfOptions options_;
@@ -224,6 +250,13 @@ class MfTrainer {
     double epoch_time_ = 0.0;
     bool done_ = false;
     std::string failure_;  // set once training diverged
+    // The defense (null when off): recomputation positions of this epoch
+    // (ascending, distinct), the next one to run, whether targets exist yet.
+    std::unique_ptr<MfDefense> defense_;
+    std::vector<int64_t> recompute_pos_;
+    size_t next_recompute_ = 0;
+    bool pull_active_ = false;
+    double measure_seconds_ = 0.0;  // class-distance time, kept out of the epoch times
     MfSummary summary_;
 };
 

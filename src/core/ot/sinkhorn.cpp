@@ -1,0 +1,189 @@
+// sinkhorn.cpp: log-domain Sinkhorn iterations (see sinkhorn.h).
+#include "sinkhorn.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <string>
+#include <limits>
+#include <vector>
+
+namespace raid {
+
+namespace {
+
+// Weights w if given (size n), else uniform 1/n; throws on a size mismatch or a bad weight.
+VectorD WeightsOrUniform(const VectorD& w, int64_t n, const char* name) {
+    if (w.size() == 0) return VectorD::Constant(n, 1.0 / static_cast<double>(n));
+    if (w.size() != n)
+        throw InvalidArgument(std::string("\"") + name + "\" must have " + std::to_string(n) +
+                              " entries, got " + std::to_string(w.size()));
+    for (int64_t i = 0; i < n; ++i)
+        if (!(w[i] > 0.0) || !std::isfinite(w[i]))
+            throw InvalidArgument(std::string("\"") + name + "\" must be positive and finite");
+    return w;
+}
+
+// -epsilon * LSE_k(lw_k + (h_k - c_k) / epsilon) over a contiguous row c; in
+// blocks on the stack so that Eigen's vectorised exp applies and nothing
+// allocates (this runs inside OpenMP regions).
+inline double SoftMin(const double* c, const double* lw, const double* h, int64_t n,
+                      double inv_eps, double eps) {
+    constexpr int64_t kBlock = 256;
+    alignas(64) double buf[kBlock];
+    using Arr = Eigen::Array<double, Eigen::Dynamic, 1>;
+    double mx = -std::numeric_limits<double>::infinity();
+    for (int64_t k = 0; k < n; ++k) mx = std::max(mx, lw[k] + (h[k] - c[k]) * inv_eps);
+    double s = 0.0;
+    for (int64_t k0 = 0; k0 < n; k0 += kBlock) {
+        const int64_t len = std::min(kBlock, n - k0);
+        Eigen::Map<Arr> b(buf, len);
+        b = (Eigen::Map<const Arr>(lw + k0, len) +
+             (Eigen::Map<const Arr>(h + k0, len) - Eigen::Map<const Arr>(c + k0, len)) * inv_eps -
+             mx)
+                .exp();
+        s += b.sum();
+    }
+    return -eps * (mx + std::log(s));
+}
+
+double SecondsSince(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+}  // namespace
+
+// Throws InvalidArgument naming the first bad field.
+void SinkhornOptions::Validate() const {
+    if (!(epsilon > 0.0) || !std::isfinite(epsilon))
+        throw InvalidArgument("option \"epsilon\" must be positive and finite, got " +
+                              FormatDouble(epsilon));
+    if (max_iters < 1 || max_iters > 1000000)
+        throw InvalidArgument("option \"sinkhorn_iters\" must be between 1 and 1000000, got " +
+                              std::to_string(max_iters));
+    if (!(tol > 0.0 && tol <= 1.0))
+        throw InvalidArgument("option \"sinkhorn_tol\" must be greater than 0 and at most 1, got " +
+                              FormatDouble(tol));
+    if (threads < 0 || threads > 1024)
+        throw InvalidArgument("option \"threads\" must be between 0 and 1024, got " +
+                              std::to_string(threads));
+}
+
+// Squared Euclidean distances ||x_i - z_j||^2 (n x m), clamped at 0.
+RowMatrixD SquaredDistances(const RowMatrixD& X, const RowMatrixD& Z) {
+    if (X.cols() != Z.cols())
+        throw InvalidArgument("point sets must have the same dimension, got " +
+                              std::to_string(X.cols()) + " and " + std::to_string(Z.cols()));
+    const VectorD xx = X.rowwise().squaredNorm();
+    const VectorD zz = Z.rowwise().squaredNorm();
+    RowMatrixD C = -2.0 * X * Z.transpose();
+    C.colwise() += xx;
+    C.rowwise() += zz.transpose();
+    return C.cwiseMax(0.0);
+}
+
+// Median of the entries of C (of at most ~65,536 evenly spaced entries).
+double MedianCost(const RowMatrixD& C) {
+    const int64_t total = C.size();
+    if (total == 0) return 0.0;
+    const int64_t stride = std::max<int64_t>(1, total / 65536);
+    std::vector<double> v;
+    v.reserve(static_cast<size_t>(total / stride + 1));
+    for (int64_t k = 0; k < total; k += stride) v.push_back(C.data()[k]);
+    auto mid = v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2);
+    std::nth_element(v.begin(), mid, v.end());
+    return *mid;
+}
+
+// Solves entropic OT in the log domain (see sinkhorn.h).
+SinkhornSummary Sinkhorn(const RowMatrixD& C, const VectorD& a_in, const VectorD& b_in,
+                         const SinkhornOptions& options, SinkhornPotentials* pot) {
+    options.Validate();
+    if (pot == nullptr) throw InvalidArgument("potentials must not be null");
+    const auto t0 = std::chrono::steady_clock::now();
+    const int64_t n = C.rows(), m = C.cols();
+    if (n < 1 || m < 1) throw InvalidArgument("cost matrix must not be empty");
+    for (int64_t k = 0; k < C.size(); ++k)
+        if (!std::isfinite(C.data()[k])) throw DataError("cost matrix is not finite");
+    const VectorD a = WeightsOrUniform(a_in, n, "a");
+    const VectorD b = WeightsOrUniform(b_in, m, "b");
+    const VectorD la = a.array().log();
+    const VectorD lb = b.array().log();
+    const double eps = options.epsilon;
+    const double inv_eps = 1.0 / eps;
+    const int threads = ResolveThreads(options.threads);
+    const RowMatrixD CT = C.transpose();  // column updates read rows of C^T
+
+    VectorD& f = pot->f;
+    VectorD& g = pot->g;
+    if (g.size() != m || !g.allFinite()) g = VectorD::Zero(m);
+    const bool warm_f = f.size() == n && f.allFinite();
+    if (!warm_f) f = VectorD::Zero(n);
+    VectorD f_new(n);
+
+    SinkhornSummary s;
+    // Small problems stay on one thread: a team's barriers cost more than they save.
+    const bool parallel_rows = n * m >= (int64_t{1} << 20) && threads > 1;
+    for (int32_t it = 0; it < options.max_iters; ++it) {
+        // f-update; the row marginal of the previous (f, g) is a_i exp((f_i - f_i') / eps).
+        const double* Cd = C.data();
+#pragma omp parallel for schedule(static) num_threads(threads) if (parallel_rows)
+        for (int64_t i = 0; i < n; ++i)
+            f_new[i] = SoftMin(Cd + i * m, lb.data(), g.data(), m, inv_eps, eps);
+        s.iterations = it + 1;
+        if (it > 0 || warm_f) {
+            double err = 0.0;
+            for (int64_t i = 0; i < n; ++i)
+                err += a[i] * std::fabs(std::expm1((f[i] - f_new[i]) * inv_eps));
+            s.marginal_error = err;
+            f.swap(f_new);
+            if (err <= options.tol) {
+                s.converged = true;
+                break;
+            }
+        } else {
+            f.swap(f_new);
+            s.marginal_error = 1.0;
+        }
+        // g-update.
+        const double* CTd = CT.data();
+#pragma omp parallel for schedule(static) num_threads(threads) if (parallel_rows)
+        for (int64_t j = 0; j < m; ++j)
+            g[j] = SoftMin(CTd + j * n, la.data(), f.data(), n, inv_eps, eps);
+    }
+    // <T, C>, row by row in a fixed order.
+    double cost = 0.0;
+    for (int64_t i = 0; i < n; ++i) {
+        double row = 0.0;
+        for (int64_t j = 0; j < m; ++j)
+            row += b[j] * std::exp((f[i] + g[j] - C(i, j)) * inv_eps) * C(i, j);
+        cost += a[i] * row;
+    }
+    s.cost = cost;
+    s.seconds = SecondsSince(t0);
+    return s;
+}
+
+// Sinkhorn between point sets with squared Euclidean costs.
+SinkhornSummary SinkhornPoints(const RowMatrixD& X, const RowMatrixD& Z, const VectorD& a,
+                               const VectorD& b, const SinkhornOptions& options,
+                               SinkhornPotentials* pot) {
+    return Sinkhorn(SquaredDistances(X, Z), a, b, options, pot);
+}
+
+// The plan T_ij = a_i b_j exp((f_i + g_j - C_ij) / epsilon).
+RowMatrixD TransportPlan(const RowMatrixD& C, const VectorD& a_in, const VectorD& b_in,
+                         const SinkhornPotentials& pot, double epsilon) {
+    const int64_t n = C.rows(), m = C.cols();
+    if (pot.f.size() != n || pot.g.size() != m)
+        throw InvalidArgument("potentials do not match the cost matrix");
+    const VectorD a = WeightsOrUniform(a_in, n, "a");
+    const VectorD b = WeightsOrUniform(b_in, m, "b");
+    RowMatrixD T(n, m);
+    for (int64_t i = 0; i < n; ++i)
+        for (int64_t j = 0; j < m; ++j)
+            T(i, j) = a[i] * b[j] * std::exp((pot.f[i] + pot.g[j] - C(i, j)) / epsilon);
+    return T;
+}
+
+}  // namespace raid

@@ -1,0 +1,164 @@
+// test_defense.cpp: the RAID defense in the MF trainer, on synthetic data.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "core/attack/audit.h"
+#include "core/train/mf.h"
+#include "test_util.h"
+
+namespace {
+
+// Synthetic data with a planted 2-class attribute and its dense class vector.
+struct Planted {
+    raid::SyntheticData syn;
+    std::unique_ptr<raid::Dataset> data;
+    std::vector<int32_t> cls;
+};
+
+Planted MakePlanted() {
+    Planted p;
+    raid::SyntheticOptions o;
+    o.n_users = 800;
+    o.n_items = 400;
+    o.interactions_per_user = 40;
+    o.signal = 0.3;
+    p.syn = raid::GenerateSynthetic(o);
+    p.data = raid_test::MakeDataset(p.syn, true);
+    for (int64_t id : p.data->user_ids()) p.cls.push_back(p.syn.classes[id - 1]);
+    return p;
+}
+
+raid::MfOptions SmallMf(int threads = 0) {
+    raid::MfOptions o;
+    o.epochs = 15;
+    o.threads = threads;
+    return o;
+}
+
+double LogisticBacc(const raid::MfTrainer& tr, const Planted& p) {
+    raid::AuditOptions ao;
+    ao.attackers = raid::kAttackerLogistic;
+    raid::Audit audit(tr.user_embeddings().data(), p.data->user_ids().data(), p.cls.data(),
+                      p.data->n_users(), tr.dim(), 2, ao);
+    audit.Run();
+    return audit.Results()[0].balanced_accuracy;
+}
+
+TEST(DefenseTraining, RemovesPlantedLeakage) {
+    const Planted p = MakePlanted();
+    raid::MfTrainer none(*p.data, SmallMf());
+    none.Run();
+    raid::MfTrainer raid_tr(*p.data, SmallMf());
+    raid::DefenseOptions d;
+    d.eta = 0.5;  // the planted signal is far stronger than MovieLens's gender
+    raid_tr.SetDefense(p.cls, 2, d);
+    raid_tr.Run();
+    const double leak = LogisticBacc(none, p), defended = LogisticBacc(raid_tr, p);
+    std::printf("[ defense ] logistic BAcc none %.3f raid %.3f\n", leak, defended);
+    EXPECT_GT(leak, 0.65);
+    EXPECT_NEAR(defended, 0.5, 0.07);
+    const raid::DefenseSummary s = raid_tr.defense_summary();
+    EXPECT_EQ(s.classes, 2);
+    EXPECT_EQ(s.pulled_users, p.data->n_users());
+    EXPECT_GT(s.recomputations, 0);
+    EXPECT_EQ(s.sinkhorn_converged, s.sinkhorn_calls);
+    EXPECT_GT(s.spread_after, 0.7 * s.spread_before);  // users are not collapsed
+    EXPECT_GT(s.phase1_epoch_seconds, 0.0);
+    EXPECT_GT(s.phase2_epoch_seconds, 0.0);
+}
+
+TEST(DefenseTraining, BitIdenticalAcrossThreadsAndChunks) {
+    const Planted p = MakePlanted();
+    raid::MfOptions a = SmallMf(1), b = SmallMf(2);
+    a.epochs = b.epochs = 8;
+    b.chunk = 777;
+    raid::MfTrainer ta(*p.data, a), tb(*p.data, b);
+    raid::DefenseOptions d;
+    d.phase1_epochs = 2;
+    ta.SetDefense(p.cls, 2, d);
+    tb.SetDefense(p.cls, 2, d);
+    ta.Run();
+    tb.Run();
+    EXPECT_EQ(ta.user_embeddings(), tb.user_embeddings());
+    EXPECT_EQ(ta.item_embeddings(), tb.item_embeddings());
+    EXPECT_EQ(ta.defense_summary().recomputations, tb.defense_summary().recomputations);
+}
+
+TEST(DefenseTraining, UsersWithoutClassAreNotPulled) {
+    const Planted p = MakePlanted();
+    std::vector<int32_t> cls = p.cls;
+    for (size_t u = 0; u < cls.size(); u += 3) cls[u] = -1;
+    raid::MfOptions o = SmallMf();
+    o.epochs = 7;
+    raid::MfTrainer tr(*p.data, o);
+    tr.SetDefense(cls, 2, raid::DefenseOptions());
+    tr.Run();
+    const float* disp = tr.defense()->displacements();
+    double pulled = 0.0;
+    for (size_t u = 0; u < cls.size(); ++u) {
+        double norm = 0.0;
+        for (int k = 0; k < tr.dim(); ++k) norm += std::fabs(disp[u * tr.dim() + k]);
+        if (cls[u] < 0)
+            EXPECT_EQ(norm, 0.0) << "user " << u;
+        else
+            pulled += norm;
+    }
+    EXPECT_GT(pulled, 0.0);
+    EXPECT_EQ(tr.defense_summary().pulled_users,
+              static_cast<int64_t>(cls.size() - (cls.size() + 2) / 3));
+}
+
+TEST(DefenseTraining, NoPhaseTwoWhenPhaseOneCoversTraining) {
+    const Planted p = MakePlanted();
+    raid::MfOptions o = SmallMf();
+    o.epochs = 3;
+    raid::MfTrainer plain(*p.data, o), tr(*p.data, o);
+    raid::DefenseOptions d;
+    d.phase1_epochs = 3;
+    tr.SetDefense(p.cls, 2, d);
+    plain.Run();
+    tr.Run();
+    EXPECT_EQ(plain.user_embeddings(), tr.user_embeddings());
+    EXPECT_EQ(tr.defense_summary().recomputations, 0);
+}
+
+// Expects InvalidArgument mentioning `needle`.
+template <typename F>
+void ExpectInvalid(F&& f, const std::string& needle) {
+    try {
+        f();
+        ADD_FAILURE() << "no exception, expected one mentioning " << needle;
+    } catch (const raid::InvalidArgument& e) {
+        EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    }
+}
+
+TEST(DefenseTraining, ErrorCases) {
+    const Planted p = MakePlanted();
+    raid::MfTrainer tr(*p.data, SmallMf());
+    const raid::DefenseOptions d;
+    ExpectInvalid([&] { tr.SetDefense(p.cls, 1, d); }, "classes");
+    std::vector<int32_t> lonely = p.cls;
+    for (auto& c : lonely) c = c == 1 ? 0 : c;
+    lonely[5] = 1;
+    ExpectInvalid([&] { tr.SetDefense(lonely, 2, d); }, "class 1");
+    std::vector<int32_t> three = p.cls;
+    ExpectInvalid([&] { tr.SetDefense(three, 3, d); }, "class 2");
+    ExpectInvalid([&] { tr.SetDefense(std::vector<int32_t>(3, 0), 2, d); }, "user_class");
+    std::vector<int32_t> bad = p.cls;
+    bad[0] = 7;
+    ExpectInvalid([&] { tr.SetDefense(bad, 2, d); }, "user 0");
+    raid::DefenseOptions o = d;
+    o.eta = 0.0;
+    ExpectInvalid([&] { tr.SetDefense(p.cls, 2, o); }, "\"eta\"");
+    o = d;
+    o.sample = 1;
+    ExpectInvalid([&] { tr.SetDefense(p.cls, 2, o); }, "\"sample\"");
+    tr.Step();
+    ExpectInvalid([&] { tr.SetDefense(p.cls, 2, d); }, "before the first training step");
+}
+
+}  // namespace
