@@ -461,6 +461,7 @@ run_audit(FunctionCallInfo fcinfo, const AuditSource *src, RaidAuditOptions *opt
 		CHECK_FOR_INTERRUPTS();
 		if (raid_audit_step(*handle, &done, &fraction, &err) != RAID_OK)
 			raid_report_error(&err, "attacking the embeddings");
+		raid_report_progress(fraction, 0, "attacking");
 	}
 	if (raid_audit_get_results(*handle, results, lengthof(results), &n_results, &err) != RAID_OK)
 		raid_report_error(&err, "reading the audit results");

@@ -35,40 +35,53 @@ typedef struct OptionSpec
 	double		max;
 	bool		min_exclusive;
 	size_t		offset;
+	int			group;			/* OPTION_GROUP_* this option belongs to */
 } OptionSpec;
+
+#define OPTION_GROUP_ALWAYS 0
+#define OPTION_GROUP_RAID 1		/* only with defense => 'raid' */
 
 #define INT64_MAX_D 9223372036854775807.0
 
 /* Ranges mirror the core's Validate(); the core checks them again. */
 static const OptionSpec train_specs[] = {
-	{"dim", OPTION_INT32, 1, 1024, false, offsetof(RaidTrainOptions, mf.dim)},
-	{"epochs", OPTION_INT32, 1, 10000, false, offsetof(RaidTrainOptions, mf.epochs)},
-	{"lr", OPTION_FLOAT, 0, 10, true, offsetof(RaidTrainOptions, mf.lr)},
-	{"negatives", OPTION_INT32, 0, 1000, false, offsetof(RaidTrainOptions, mf.negatives)},
-	{"l2", OPTION_FLOAT, 0, 10, false, offsetof(RaidTrainOptions, mf.l2)},
-	{"init_std", OPTION_FLOAT, 0, 10, true, offsetof(RaidTrainOptions, mf.init_std)},
-	{"seed", OPTION_UINT64, 0, INT64_MAX_D, false, offsetof(RaidTrainOptions, mf.seed)},
-	{"threads", OPTION_INT32, 0, 1024, false, offsetof(RaidTrainOptions, mf.threads)},
-	{"replace", OPTION_BOOL, 0, 0, false, offsetof(RaidTrainOptions, replace)},
-	{"holdout", OPTION_BOOL, 0, 0, false, offsetof(RaidTrainOptions, holdout)},
+	{"dim", OPTION_INT32, 1, 1024, false, offsetof(RaidTrainOptions, mf.dim), OPTION_GROUP_ALWAYS},
+	{"epochs", OPTION_INT32, 1, 10000, false, offsetof(RaidTrainOptions, mf.epochs), OPTION_GROUP_ALWAYS},
+	{"lr", OPTION_FLOAT, 0, 10, true, offsetof(RaidTrainOptions, mf.lr), OPTION_GROUP_ALWAYS},
+	{"negatives", OPTION_INT32, 0, 1000, false, offsetof(RaidTrainOptions, mf.negatives), OPTION_GROUP_ALWAYS},
+	{"l2", OPTION_FLOAT, 0, 10, false, offsetof(RaidTrainOptions, mf.l2), OPTION_GROUP_ALWAYS},
+	{"init_std", OPTION_FLOAT, 0, 10, true, offsetof(RaidTrainOptions, mf.init_std), OPTION_GROUP_ALWAYS},
+	{"seed", OPTION_UINT64, 0, INT64_MAX_D, false, offsetof(RaidTrainOptions, mf.seed), OPTION_GROUP_ALWAYS},
+	{"threads", OPTION_INT32, 0, 1024, false, offsetof(RaidTrainOptions, mf.threads), OPTION_GROUP_ALWAYS},
+	{"replace", OPTION_BOOL, 0, 0, false, offsetof(RaidTrainOptions, replace), OPTION_GROUP_ALWAYS},
+	{"holdout", OPTION_BOOL, 0, 0, false, offsetof(RaidTrainOptions, holdout), OPTION_GROUP_ALWAYS},
+	{"phase1_epochs", OPTION_INT32, 0, 10000, false, offsetof(RaidTrainOptions, defense.phase1_epochs), OPTION_GROUP_RAID},
+	{"eta", OPTION_FLOAT, 0, 1e6, true, offsetof(RaidTrainOptions, defense.eta), OPTION_GROUP_RAID},
+	{"tau", OPTION_FLOAT, 0, 1e3, true, offsetof(RaidTrainOptions, defense.tau), OPTION_GROUP_RAID},
+	{"xi", OPTION_INT32, 1, 1000000, false, offsetof(RaidTrainOptions, defense.xi), OPTION_GROUP_RAID},
+	{"m", OPTION_INT32, 1, 65536, false, offsetof(RaidTrainOptions, defense.m), OPTION_GROUP_RAID},
+	{"sinkhorn_iters", OPTION_INT32, 1, 1000000, false, offsetof(RaidTrainOptions, defense.sinkhorn_iters), OPTION_GROUP_RAID},
+	{"sinkhorn_tol", OPTION_FLOAT, 0, 1, true, offsetof(RaidTrainOptions, defense.sinkhorn_tol), OPTION_GROUP_RAID},
+	{"sample", OPTION_INT32, 0, 100000000, false, offsetof(RaidTrainOptions, defense.sample), OPTION_GROUP_RAID},
+	{"barycenter_iters", OPTION_INT32, 1, 10000, false, offsetof(RaidTrainOptions, defense.barycenter_iters), OPTION_GROUP_RAID},
 };
 
 static const OptionSpec audit_specs[] = {
-	{"folds", OPTION_INT32, 2, RAID_MAX_FOLDS, false, offsetof(RaidAuditOptions, core.folds)},
-	{"seed", OPTION_UINT64, 0, INT64_MAX_D, false, offsetof(RaidAuditOptions, core.seed)},
-	{"threads", OPTION_INT32, 0, 1024, false, offsetof(RaidAuditOptions, core.threads)},
-	{"attackers", OPTION_ATTACKERS, 0, 0, false, offsetof(RaidAuditOptions, core.attackers)},
-	{"balance", OPTION_BOOL_INT32, 0, 0, false, offsetof(RaidAuditOptions, core.balance)},
-	{"mlp_hidden", OPTION_INT32, 1, 4096, false, offsetof(RaidAuditOptions, core.mlp_hidden)},
-	{"mlp_max_epochs", OPTION_INT32, 1, 100000, false, offsetof(RaidAuditOptions, core.mlp_max_epochs)},
-	{"mlp_batch", OPTION_INT32, 1, 1000000, false, offsetof(RaidAuditOptions, core.mlp_batch)},
-	{"mlp_lr", OPTION_FLOAT, 0, 1, true, offsetof(RaidAuditOptions, core.mlp_lr)},
-	{"mlp_l2", OPTION_FLOAT, 0, 100, false, offsetof(RaidAuditOptions, core.mlp_l2)},
-	{"mlp_validation", OPTION_FLOAT, 0, 0.5, true, offsetof(RaidAuditOptions, core.mlp_validation)},
-	{"mlp_patience", OPTION_INT32, 1, 10000, false, offsetof(RaidAuditOptions, core.mlp_patience)},
-	{"logistic_c", OPTION_FLOAT, 0, 1e6, true, offsetof(RaidAuditOptions, core.logistic_c)},
-	{"logistic_max_iter", OPTION_INT32, 1, 100000, false, offsetof(RaidAuditOptions, core.logistic_max_iter)},
-	{"store_folds", OPTION_BOOL, 0, 0, false, offsetof(RaidAuditOptions, store_folds)},
+	{"folds", OPTION_INT32, 2, RAID_MAX_FOLDS, false, offsetof(RaidAuditOptions, core.folds), OPTION_GROUP_ALWAYS},
+	{"seed", OPTION_UINT64, 0, INT64_MAX_D, false, offsetof(RaidAuditOptions, core.seed), OPTION_GROUP_ALWAYS},
+	{"threads", OPTION_INT32, 0, 1024, false, offsetof(RaidAuditOptions, core.threads), OPTION_GROUP_ALWAYS},
+	{"attackers", OPTION_ATTACKERS, 0, 0, false, offsetof(RaidAuditOptions, core.attackers), OPTION_GROUP_ALWAYS},
+	{"balance", OPTION_BOOL_INT32, 0, 0, false, offsetof(RaidAuditOptions, core.balance), OPTION_GROUP_ALWAYS},
+	{"mlp_hidden", OPTION_INT32, 1, 4096, false, offsetof(RaidAuditOptions, core.mlp_hidden), OPTION_GROUP_ALWAYS},
+	{"mlp_max_epochs", OPTION_INT32, 1, 100000, false, offsetof(RaidAuditOptions, core.mlp_max_epochs), OPTION_GROUP_ALWAYS},
+	{"mlp_batch", OPTION_INT32, 1, 1000000, false, offsetof(RaidAuditOptions, core.mlp_batch), OPTION_GROUP_ALWAYS},
+	{"mlp_lr", OPTION_FLOAT, 0, 1, true, offsetof(RaidAuditOptions, core.mlp_lr), OPTION_GROUP_ALWAYS},
+	{"mlp_l2", OPTION_FLOAT, 0, 100, false, offsetof(RaidAuditOptions, core.mlp_l2), OPTION_GROUP_ALWAYS},
+	{"mlp_validation", OPTION_FLOAT, 0, 0.5, true, offsetof(RaidAuditOptions, core.mlp_validation), OPTION_GROUP_ALWAYS},
+	{"mlp_patience", OPTION_INT32, 1, 10000, false, offsetof(RaidAuditOptions, core.mlp_patience), OPTION_GROUP_ALWAYS},
+	{"logistic_c", OPTION_FLOAT, 0, 1e6, true, offsetof(RaidAuditOptions, core.logistic_c), OPTION_GROUP_ALWAYS},
+	{"logistic_max_iter", OPTION_INT32, 1, 100000, false, offsetof(RaidAuditOptions, core.logistic_max_iter), OPTION_GROUP_ALWAYS},
+	{"store_folds", OPTION_BOOL, 0, 0, false, offsetof(RaidAuditOptions, store_folds), OPTION_GROUP_ALWAYS},
 };
 
 static const char *
@@ -90,13 +103,14 @@ json_type_name(const JsonbValue *v)
 }
 
 static char *
-option_names(const OptionSpec *specs, int n)
+option_names(const OptionSpec *specs, int n, bool raid_group)
 {
 	StringInfoData s;
 
 	initStringInfo(&s);
 	for (int i = 0; i < n; i++)
-		appendStringInfo(&s, "%s%s", i ? ", " : "", specs[i].name);
+		if (specs[i].group == OPTION_GROUP_ALWAYS || raid_group)
+			appendStringInfo(&s, "%s%s", s.len ? ", " : "", specs[i].name);
 	return s.data;
 }
 
@@ -238,7 +252,7 @@ apply_option(const OptionSpec *spec, const JsonbValue *v, void *target)
 /* Parses a jsonb options object into target (already holding the defaults). */
 static void
 parse_options(Jsonb *options, const OptionSpec *specs, int nspecs, void *target,
-			  const char *example)
+			  const char *example, bool raid_group)
 {
 	JsonbIterator *it;
 	JsonbValue	v;
@@ -269,7 +283,11 @@ parse_options(Jsonb *options, const OptionSpec *specs, int nspecs, void *target,
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("unknown option \"%s\"", key),
-						 errhint("Valid options are: %s.", option_names(specs, nspecs))));
+						 errhint("Valid options are: %s.", option_names(specs, nspecs, raid_group))));
+			if (spec->group == OPTION_GROUP_RAID && !raid_group)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("option \"%s\" applies only to defense 'raid'", key)));
 			apply_option(spec, &v, target);
 		}
 	}
@@ -277,7 +295,7 @@ parse_options(Jsonb *options, const OptionSpec *specs, int nspecs, void *target,
 
 /* Prints every option of the target as a JSON object. */
 static char *
-options_json(const OptionSpec *specs, int nspecs, const void *target)
+options_json(const OptionSpec *specs, int nspecs, const void *target, bool raid_group)
 {
 	StringInfoData s;
 
@@ -287,6 +305,8 @@ options_json(const OptionSpec *specs, int nspecs, const void *target)
 	{
 		const char *field = (const char *) target + specs[i].offset;
 
+		if (specs[i].group == OPTION_GROUP_RAID && !raid_group)
+			continue;
 		appendStringInfo(&s, "%s\"%s\": ", i ? ", " : "", specs[i].name);
 		switch (specs[i].kind)
 		{
@@ -342,26 +362,30 @@ raid_attacker_name(int32 kind)
 }
 
 void
-raid_parse_train_options(Jsonb *options, RaidTrainOptions *out)
+raid_parse_train_options(Jsonb *options, bool raid_defense, RaidTrainOptions *out)
 {
 	raid_error	err;
 
 	raid_mf_options_default(&out->mf);
+	raid_defense_options_default(&out->defense);
 	out->replace = false;
 	out->holdout = true;
+	out->raid_defense = raid_defense;
 	parse_options(options, train_specs, lengthof(train_specs), out,
-				  "{\"dim\": 64, \"epochs\": 30}");
+				  "{\"dim\": 64, \"epochs\": 30}", raid_defense);
 
-	/* the core's own check, in case it is stricter than the table above */
+	/* the core's own checks, in case they are stricter than the table above */
 	raid_error_clear(&err);
 	if (raid_mf_options_validate(&out->mf, &err) != RAID_OK)
+		raid_report_error(&err, "checking the options");
+	if (raid_defense && raid_defense_options_validate(&out->defense, &err) != RAID_OK)
 		raid_report_error(&err, "checking the options");
 }
 
 char *
 raid_train_options_json(const RaidTrainOptions *opts)
 {
-	return options_json(train_specs, lengthof(train_specs), opts);
+	return options_json(train_specs, lengthof(train_specs), opts, opts->raid_defense);
 }
 
 void
@@ -372,7 +396,7 @@ raid_parse_audit_options(Jsonb *options, RaidAuditOptions *out)
 	raid_audit_options_default(&out->core);
 	out->store_folds = false;
 	parse_options(options, audit_specs, lengthof(audit_specs), out,
-				  "{\"folds\": 5, \"attackers\": [\"mlp\", \"logistic\"]}");
+				  "{\"folds\": 5, \"attackers\": [\"mlp\", \"logistic\"]}", false);
 
 	raid_error_clear(&err);
 	if (raid_audit_options_validate(&out->core, &err) != RAID_OK)
@@ -382,5 +406,5 @@ raid_parse_audit_options(Jsonb *options, RaidAuditOptions *out)
 char *
 raid_audit_options_json(const RaidAuditOptions *opts)
 {
-	return options_json(audit_specs, lengthof(audit_specs), opts);
+	return options_json(audit_specs, lengthof(audit_specs), opts, false);
 }

@@ -18,6 +18,7 @@ PG_MODULE_MAGIC;
 
 int			raid_max_threads = 0;
 bool		raid_verbose = false;
+raid_progress_hook_type raid_progress_hook = NULL;
 
 void		_PG_init(void);
 
@@ -44,6 +45,14 @@ _PG_init(void)
 							 PGC_USERSET, 0,
 							 NULL, NULL, NULL);
 	MarkGUCPrefixReserved("raid");
+}
+
+/* Passes progress to the hook, if any (no PostgreSQL call is needed here). */
+void
+raid_report_progress(double fraction, int epoch, const char *phase)
+{
+	if (raid_progress_hook)
+		raid_progress_hook(fraction, epoch, phase);
 }
 
 /* Maps a core status to a SQLSTATE. */

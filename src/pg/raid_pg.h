@@ -20,6 +20,16 @@
 extern int	raid_max_threads;
 extern bool raid_verbose;
 
+/*
+ * Progress of the running operation (training or audit): fraction done in
+ * 0..1, the epoch (0 if not applicable) and a short phase name.  Called
+ * between chunks of work, never inside the core; a hook (set by background
+ * jobs) may publish it.
+ */
+typedef void (*raid_progress_hook_type) (double fraction, int epoch, const char *phase);
+extern raid_progress_hook_type raid_progress_hook;
+extern void raid_report_progress(double fraction, int epoch, const char *phase);
+
 /* Raises the error a core call reported, prefixed by what was being done. */
 extern void raid_report_error(const raid_error *err, const char *doing) pg_attribute_noreturn();
 
@@ -61,10 +71,16 @@ typedef struct RaidTrainOptions
 	raid_mf_options mf;			/* dim, epochs, lr, negatives, l2, init_std, seed, threads */
 	bool		replace;
 	bool		holdout;
+	bool		raid_defense;	/* defense => 'raid': the options below apply */
+	raid_defense_options defense;	/* phase1_epochs, eta, tau, xi, m, sinkhorn_*, sample, ... */
 } RaidTrainOptions;
 
-/* Parses a jsonb options object over the defaults; errors name the key. */
-extern void raid_parse_train_options(Jsonb *options, RaidTrainOptions *out);
+/*
+ * Parses a jsonb options object over the defaults; errors name the key.
+ * Defense options are accepted only when raid_defense is set.
+ */
+extern void raid_parse_train_options(Jsonb *options, bool raid_defense,
+									 RaidTrainOptions *out);
 
 /* The options with every default filled in, as JSON text. */
 extern char *raid_train_options_json(const RaidTrainOptions *opts);

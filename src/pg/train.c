@@ -20,6 +20,7 @@
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/json.h"
 #include "utils/lsyscache.h"
 
 #include "raid_pg.h"
@@ -40,8 +41,22 @@ typedef struct TrainArgs
 	Oid			attributes;		/* InvalidOid if none */
 	char	   *attribute_col;	/* NULL if none */
 	char	   *defense;
+	bool		raid_defense;	/* defense => 'raid' */
 	RaidTrainOptions opts;
 } TrainArgs;
+
+/* The protected attribute of the trained users, for the defense. */
+typedef struct UserClasses
+{
+	int32	   *user_class;		/* per dense user: class index or -1 */
+	int			n_classes;
+	char	  **names;			/* sorted */
+	int64	   *counts;
+	int64		without;		/* trained users without a value */
+} UserClasses;
+
+/* more classes than this is almost certainly an unbinned numeric attribute */
+#define MAX_CLASSES 100
 
 typedef struct TrainTimes
 {
@@ -90,20 +105,20 @@ check_id_column(Oid relid, const char *col, const char *argname)
 				 errdetail("%s names the column that holds the ids.", argname)));
 }
 
-/* Checks "defense": only 'none' is available in this version. */
+/* Checks "defense": 'none' and 'raid' are available in this version. */
 static void
 check_defense(const char *defense)
 {
-	static const char *const later[] = {"raid", "dp", "unlearn", "adversarial"};
+	static const char *const later[] = {"dp", "unlearn", "adversarial"};
 
-	if (strcmp(defense, "none") == 0)
+	if (strcmp(defense, "none") == 0 || strcmp(defense, "raid") == 0)
 		return;
 	for (int i = 0; i < (int) lengthof(later); i++)
 		if (strcmp(defense, later[i]) == 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 					 errmsg("defense \"%s\" is not available in this version of raid", defense),
-					 errhint("Use defense => 'none'.")));
+					 errhint("Use defense => 'none' or 'raid'.")));
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("unknown defense \"%s\"", defense),
@@ -134,6 +149,7 @@ parse_args(FunctionCallInfo fcinfo, TrainArgs *a)
 				 errmsg("model name must not be empty")));
 
 	check_defense(a->defense);
+	a->raid_defense = strcmp(a->defense, "raid") == 0;
 
 	check_readable_relation(a->interactions);
 	check_id_column(a->interactions, a->user_col, "user_col");
@@ -143,6 +159,11 @@ parse_args(FunctionCallInfo fcinfo, TrainArgs *a)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("attributes and attribute_col must be given together")));
+	if (a->raid_defense && !OidIsValid(a->attributes))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("defense 'raid' needs the protected attribute"),
+				 errhint("Name it with attributes => 'users', attribute_col => 'gender'.")));
 	if (OidIsValid(a->attributes))
 	{
 		check_readable_relation(a->attributes);
@@ -150,7 +171,8 @@ parse_args(FunctionCallInfo fcinfo, TrainArgs *a)
 		(void) raid_column_type(a->attributes, a->attribute_col, NULL);
 	}
 
-	raid_parse_train_options(PG_ARGISNULL(7) ? NULL : PG_GETARG_JSONB_P(7), &a->opts);
+	raid_parse_train_options(PG_ARGISNULL(7) ? NULL : PG_GETARG_JSONB_P(7), a->raid_defense,
+							 &a->opts);
 	a->opts.mf.threads = raid_effective_threads(a->opts.mf.threads);
 }
 
@@ -228,9 +250,156 @@ load_interactions(const TrainArgs *a, raid_dataset *ds, int64 *loaded)
 	return skipped;
 }
 
+typedef struct LabelledUser
+{
+	char	   *label;
+	int32		user;			/* dense index */
+} LabelledUser;
+
+static int
+cmp_int64_key(const void *a, const void *b)
+{
+	int64		x = *(const int64 *) a;
+	int64		y = *(const int64 *) b;
+
+	return (x > y) - (x < y);
+}
+
+static int
+cmp_labelled(const void *a, const void *b)
+{
+	const LabelledUser *x = a;
+	const LabelledUser *y = b;
+	int			c = strcmp(x->label, y->label);
+
+	return c != 0 ? c : (x->user > y->user) - (x->user < y->user);
+}
+
+/*
+ * Reads the protected attribute of the trained users: classes are the
+ * attribute's values as text, in byte order.  Users without a value are
+ * trained but not pulled; a user with two rows is an error.
+ */
+static void
+load_user_classes(const TrainArgs *a, const raid_dataset *ds, int64 n_users, UserClasses *out)
+{
+	const int64 *ids = raid_dataset_user_ids(ds);
+	LabelledUser *lab = palloc_extended(sizeof(LabelledUser) * Max(n_users, 1), MCXT_ALLOC_HUGE);
+	int64		n_lab = 0;
+	int64		prev = 0;
+	bool		have_prev = false;
+	char	   *q = psprintf("SELECT a.%s::int8, a.%s::text FROM %s a "
+							 "WHERE a.%s IS NOT NULL AND a.%s IS NOT NULL ORDER BY 1",
+							 quote_identifier(a->user_col), quote_identifier(a->attribute_col),
+							 raid_qualified_relname(a->attributes),
+							 quote_identifier(a->user_col), quote_identifier(a->attribute_col));
+	Portal		portal = SPI_cursor_open_with_args(NULL, q, 0, NULL, NULL, NULL, true,
+												   CURSOR_OPT_NO_SCROLL);
+
+	for (;;)
+	{
+		CHECK_FOR_INTERRUPTS();
+		SPI_cursor_fetch(portal, true, LOAD_BATCH);
+		if (SPI_processed == 0)
+			break;
+		for (uint64 r = 0; r < SPI_processed; r++)
+		{
+			bool		isnull;
+			int64		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r],
+														 SPI_tuptable->tupdesc, 1, &isnull));
+			const int64 *hit;
+
+			if (have_prev && id == prev)
+				ereport(ERROR,
+						(errcode(ERRCODE_CARDINALITY_VIOLATION),
+						 errmsg("user " INT64_FORMAT " has more than one row in %s", id,
+								raid_qualified_relname(a->attributes))));
+			have_prev = true;
+			prev = id;
+			hit = bsearch(&id, ids, n_users, sizeof(int64), cmp_int64_key);
+			if (hit == NULL)
+				continue;		/* not among the trained users */
+			lab[n_lab].user = (int32) (hit - ids);
+			lab[n_lab].label = TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[r],
+																 SPI_tuptable->tupdesc, 2, &isnull));
+			n_lab++;
+		}
+		SPI_freetuptable(SPI_tuptable);
+	}
+	SPI_cursor_close(portal);
+
+	out->user_class = palloc_extended(sizeof(int32) * Max(n_users, 1), MCXT_ALLOC_HUGE);
+	for (int64 u = 0; u < n_users; u++)
+		out->user_class[u] = -1;
+	out->names = palloc(sizeof(char *) * MAX_CLASSES);
+	out->counts = palloc0(sizeof(int64) * MAX_CLASSES);
+	out->n_classes = 0;
+	out->without = n_users - n_lab;
+	qsort(lab, n_lab, sizeof(LabelledUser), cmp_labelled);
+	for (int64 i = 0; i < n_lab; i++)
+	{
+		if (i == 0 || strcmp(lab[i].label, lab[i - 1].label) != 0)
+		{
+			if (out->n_classes == MAX_CLASSES)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("attribute \"%s\" has more than %d distinct values",
+								a->attribute_col, MAX_CLASSES),
+						 errhint("Bin a numeric attribute into groups, for example with a view.")));
+			out->names[out->n_classes++] = lab[i].label;
+		}
+		out->user_class[lab[i].user] = out->n_classes - 1;
+		out->counts[out->n_classes - 1]++;
+	}
+	if (out->n_classes < 2)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("defense 'raid' needs at least two classes of \"%s\" among the trained users, found %d",
+						a->attribute_col, out->n_classes),
+				 out->n_classes == 1 ? errdetail("Every one of the " INT64_FORMAT " users with a value has \"%s\".",
+												 n_lab, out->names[0]) : 0));
+	for (int c = 0; c < out->n_classes; c++)
+		if (out->counts[c] < 2)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("class \"%s\" of attribute \"%s\" has " INT64_FORMAT " trained user; defense 'raid' needs at least 2 per class",
+							out->names[c], a->attribute_col, out->counts[c]),
+					 errhint("Merge small classes, for example with a view.")));
+}
+
+/* Appends the defense's summary and classes to the metrics JSON. */
+static void
+append_defense_metrics(StringInfo s, const raid_defense_summary *d, const UserClasses *uc)
+{
+	appendStringInfo(s, ", \"defense\": {\"classes\": [");
+	for (int c = 0; c < uc->n_classes; c++)
+	{
+		if (c)
+			appendStringInfoString(s, ", ");
+		escape_json(s, uc->names[c]);
+	}
+	appendStringInfoString(s, "], \"class_users\": [");
+	for (int c = 0; c < uc->n_classes; c++)
+		appendStringInfo(s, "%s" INT64_FORMAT, c ? ", " : "", uc->counts[c]);
+	appendStringInfo(s, "], \"users_without_attribute\": " INT64_FORMAT
+					 ", \"pulled_users\": " INT64_FORMAT ", \"recomputations\": " INT64_FORMAT
+					 ", \"sinkhorn_calls\": " INT64_FORMAT ", \"sinkhorn_iterations\": " INT64_FORMAT
+					 ", \"sinkhorn_converged\": " INT64_FORMAT ", \"max_marginal_error\": %.6g"
+					 ", \"ot_seconds\": %.4f, \"phase1_seconds\": %.4f, \"phase2_seconds\": %.4f"
+					 ", \"phase1_epoch_seconds\": %.4f, \"phase2_epoch_seconds\": %.4f"
+					 ", \"defense_loss\": %.6g, \"class_distance_before\": %.6g"
+					 ", \"class_distance_after\": %.6g, \"spread_before\": %.6g, \"spread_after\": %.6g}",
+					 uc->without, d->pulled_users, d->recomputations, d->sinkhorn_calls,
+					 d->sinkhorn_iterations, d->sinkhorn_converged, d->max_marginal_error,
+					 d->ot_seconds, d->phase1_seconds, d->phase2_seconds,
+					 d->phase1_epoch_seconds, d->phase2_epoch_seconds, d->defense_loss,
+					 d->class_distance_before, d->class_distance_after,
+					 d->spread_before, d->spread_after);
+}
+
 /* Runs every epoch, checking for interrupts between chunks. */
 static void
-run_training(raid_trainer *tr, StringInfo epochs_json)
+run_training(raid_trainer *tr, int phase1_epochs, StringInfo epochs_json)
 {
 	raid_progress p;
 	raid_error	err;
@@ -244,6 +413,9 @@ run_training(raid_trainer *tr, StringInfo epochs_json)
 		raid_error_clear(&err);
 		if (raid_mf_step(tr, &p, &done, &err) != RAID_OK)
 			raid_report_error(&err, "training the model");
+		raid_report_progress(p.fraction, p.epoch,
+							 phase1_epochs <= 0 ? "training" :
+							 p.epoch < phase1_epochs ? "training: phase I" : "training: phase II");
 		if (p.epoch_finished)
 		{
 			appendStringInfo(epochs_json, "%s{\"epoch\": %d, \"loss\": %.6g, \"seconds\": %.4f}",
@@ -251,7 +423,9 @@ run_training(raid_trainer *tr, StringInfo epochs_json)
 			first = false;
 			if (raid_verbose)
 				ereport(NOTICE,
-						(errmsg("epoch %d/%d: loss %.4f", p.epoch, p.epochs, p.loss),
+						(errmsg("epoch %d/%d%s: loss %.4f", p.epoch, p.epochs,
+								phase1_epochs <= 0 ? "" : p.epoch <= phase1_epochs ? " (phase I)" : " (phase II)",
+								p.loss),
 						 errdetail("The epoch took %.2f s.", p.epoch_seconds)));
 		}
 	}
@@ -451,6 +625,7 @@ raid_train(PG_FUNCTION_ARGS)
 	int64		existing;
 	int64		model_id;
 	TrainTimes	t = {0};
+	UserClasses classes = {0};
 	instr_time	start,
 				stage;
 	StringInfoData epochs_json;
@@ -505,8 +680,15 @@ raid_train(PG_FUNCTION_ARGS)
 	h->trainer = raid_mf_create(h->dataset, &a.opts.mf, &err);
 	if (h->trainer == NULL)
 		raid_report_error(&err, "creating the trainer");
+	if (a.raid_defense)
+	{
+		load_user_classes(&a, h->dataset, info.n_users, &classes);
+		if (raid_mf_set_defense(h->trainer, classes.user_class, classes.n_classes,
+								&a.opts.defense, &err) != RAID_OK)
+			raid_report_error(&err, "setting up the defense");
+	}
 	initStringInfo(&epochs_json);
-	run_training(h->trainer, &epochs_json);
+	run_training(h->trainer, a.raid_defense ? a.opts.defense.phase1_epochs : 0, &epochs_json);
 	t.train = raid_elapsed_seconds(stage);
 
 	/* evaluate */
@@ -537,6 +719,14 @@ raid_train(PG_FUNCTION_ARGS)
 	append_metric(&metrics, "hr_at_10", ev.hr_at_10, have_eval);
 	append_metric(&metrics, "popularity_ndcg_at_10", pop.ndcg_at_10, have_eval);
 	append_metric(&metrics, "popularity_hr_at_10", pop.hr_at_10, have_eval);
+	if (a.raid_defense)
+	{
+		raid_defense_summary ds;
+
+		if (raid_mf_get_defense_summary(h->trainer, &ds, &err) != RAID_OK)
+			raid_report_error(&err, "reading the defense summary");
+		append_defense_metrics(&metrics, &ds, &classes);
+	}
 	appendStringInfo(&metrics, ", \"epochs\": %s}", epochs_json.data);
 
 	if (existing != 0)
