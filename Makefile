@@ -10,7 +10,7 @@ OBJS = $(CORE_SRCS:.cpp=.o) $(GLUE_SRCS:.c=.o)
 DATA_built = raid--$(EXTVERSION).sql
 EXTRA_CLEAN = raid--$(EXTVERSION).sql
 
-REGRESS = init synthetic train recommend audit errors
+REGRESS = init synthetic train recommend audit defense errors
 REGRESS_OPTS = --inputdir=. --outputdir=build/regress
 
 EIGEN_INCLUDE ?= /usr/include/eigen3
@@ -41,7 +41,9 @@ installcheck: | build/regress
 build/regress:
 	mkdir -p $@
 
-.PHONY: unit bench
+.PHONY: unit bench print-regress
+print-regress:
+	@echo $(REGRESS)
 unit:
 	cmake -S tests -B build/tests -DCMAKE_BUILD_TYPE=Release >/dev/null
 	cmake --build build/tests -j2 --target raid_unit

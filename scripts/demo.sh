@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The main job, end to end on a throw-away cluster: build and install raid,
 # load MovieLens 100K (when RAID_DATA_DIR or ../shared/data/ml-100k has it)
-# or make synthetic data, train a model, print its summary and one user's
-# top-10 recommendations.  Run as root on Debian 12; installs what it needs.
+# or make synthetic data, train an undefended and a RAID model on the same
+# data and seed, audit both, print one comparison table and one user's top 10.
+# Run as root on Debian 12; installs what it needs.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 cd "$RAID_ROOT"
@@ -24,38 +25,50 @@ if [ -n "$dir" ]; then
 else
     raid_log "MovieLens 100K not found: generating synthetic data"
     psql -c "SELECT * FROM raid.synthetic('interactions', 'users', n_users => 2000, n_items => 1000,
-                                          interactions_per_user => 50, seed => 42)"
+                                          interactions_per_user => 50, signal => 0.3, seed => 42)"
     table=interactions
     titles=""
     attributes=users
     attribute=attribute
 fi
 
-raid_log "training (defense none, default options)"
-psql -c "\\pset title 'raid.train: $table'" -c "
-    SELECT model, users, items, interactions, round(seconds::numeric, 2) AS seconds,
-           round(ndcg_at_10::numeric, 4) AS ndcg_at_10, round(hr_at_10::numeric, 4) AS hr_at_10,
-           round(popularity_ndcg_at_10::numeric, 4) AS popularity_ndcg_at_10,
-           round(popularity_hr_at_10::numeric, 4) AS popularity_hr_at_10
-    FROM raid.train('demo', '$table', attributes => '$attributes', attribute_col => '$attribute')"
+for defense in none raid; do
+    raid_log "training with defense '$defense' (default options, seed 42)"
+    psql -c "\\pset title 'raid.train: $table, defense $defense'" -c "
+        SELECT model, users, items, interactions, round(seconds::numeric, 2) AS seconds,
+               round(ndcg_at_10::numeric, 4) AS ndcg_at_10, round(hr_at_10::numeric, 4) AS hr_at_10,
+               round(popularity_ndcg_at_10::numeric, 4) AS popularity_ndcg_at_10
+        FROM raid.train('demo_$defense', '$table', attributes => '$attributes',
+                        attribute_col => '$attribute', defense => '$defense')"
+    raid_log "auditing demo_$defense: can an attacker infer \"$attribute\" from its user embeddings?"
+    psql -c "SELECT count(*) AS audit_rows FROM raid.audit('demo_$defense')" >/dev/null
+done
+
 psql -c "\\pset title 'where the time went (seconds)'" -c "
-    SELECT metrics->'load_seconds' AS load, metrics->'build_seconds' AS build,
-           metrics->'train_seconds' AS train, metrics->'evaluate_seconds' AS evaluate,
-           metrics->'store_seconds' AS store, metrics->'threads' AS threads
-    FROM raid.models WHERE name = 'demo'"
+    SELECT name AS model, metrics->'load_seconds' AS load, metrics->'train_seconds' AS train,
+           metrics->'defense'->'phase1_epoch_seconds' AS phase1_epoch,
+           metrics->'defense'->'phase2_epoch_seconds' AS phase2_epoch,
+           metrics->'defense'->'ot_seconds' AS ot, metrics->'evaluate_seconds' AS evaluate,
+           metrics->'store_seconds' AS store
+    FROM raid.models WHERE name LIKE 'demo_%' ORDER BY model_id"
+
+psql -c "\\pset title 'undefended vs RAID: quality and leakage of \"$attribute\" (chance: balanced accuracy 1/classes)'" -c "
+    SELECT m.defense, round((m.metrics->>'ndcg_at_10')::numeric, 4) AS ndcg_at_10,
+           round((m.metrics->>'hr_at_10')::numeric, 4) AS hr_at_10,
+           round(mlp.f1::numeric, 3) AS mlp_f1, round(mlp.balanced_accuracy::numeric, 3) AS mlp_bacc,
+           round(lr.f1::numeric, 3) AS logistic_f1, round(lr.balanced_accuracy::numeric, 3) AS logistic_bacc,
+           round(mlp.chance::numeric, 3) AS chance,
+           round((m.metrics->>'train_seconds')::numeric, 2) AS train_seconds
+    FROM raid.models m
+    JOIN raid.audits mlp ON mlp.model_id = m.model_id AND mlp.attacker = 'mlp'
+    JOIN raid.audits lr ON lr.model_id = m.model_id AND lr.attacker = 'logistic'
+    WHERE m.name LIKE 'demo_%' ORDER BY m.model_id"
 
 if [ -n "$titles" ]; then
-    psql -c "\\pset title 'top 10 for user 1'" -c "
+    psql -c "\\pset title 'top 10 for user 1 (RAID model)'" -c "
         SELECT r.item_id, i.title, round(r.score::numeric, 3) AS score
-        FROM raid.recommend('demo', 1, 10) r JOIN $titles i USING (item_id)"
+        FROM raid.recommend('demo_raid', 1, 10) r JOIN $titles i USING (item_id)"
 else
-    psql -c "\\pset title 'top 10 for user 1'" -c "
-        SELECT item_id, round(score::numeric, 3) AS score FROM raid.recommend('demo', 1, 10)"
+    psql -c "\\pset title 'top 10 for user 1 (RAID model)'" -c "
+        SELECT item_id, round(score::numeric, 3) AS score FROM raid.recommend('demo_raid', 1, 10)"
 fi
-
-raid_log "auditing: can an attacker infer \"$attribute\" from the user embeddings?"
-psql -c "\\pset title 'raid.audit: $attribute'" -c "
-    SELECT attacker, classes, users, round(f1::numeric, 3) AS f1,
-           round(balanced_accuracy::numeric, 3) AS balanced_accuracy, round(auc::numeric, 3) AS auc,
-           round(chance::numeric, 3) AS chance, round(seconds::numeric, 2) AS seconds
-    FROM raid.audit('demo')"

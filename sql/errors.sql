@@ -39,7 +39,7 @@ SELECT pg_temp.try($$SELECT raid.train('e', NULL)$$);
 SELECT pg_temp.try($$SELECT raid.train('', 'syn_inter')$$);
 SELECT pg_temp.try($$SELECT raid.train('e', 'syn_inter', defense => NULL)$$);
 -- defenses
-SELECT pg_temp.try($$SELECT raid.train('e', 'syn_inter', defense => 'raid')$$);
+SELECT pg_temp.try($$SELECT raid.train('e', 'syn_inter', defense => 'dp')$$);
 SELECT pg_temp.try($$SELECT raid.train('e', 'syn_inter', defense => 'magic')$$);
 -- options: unknown key, wrong type, out of range
 SELECT pg_temp.try($$SELECT raid.train('e', 'syn_inter', options => '{"dims": 8}')$$);
