@@ -44,7 +44,26 @@ _PG_init(void)
 							 false,
 							 PGC_USERSET, 0,
 							 NULL, NULL, NULL);
+	DefineCustomStringVariable("raid.database_name",
+							   "Database in which raid's background jobs run.",
+							   "raid.submit_train() and raid.submit_audit() work only there.",
+							   &raid_database_name,
+							   "postgres",
+							   PGC_POSTMASTER, 0,
+							   NULL, NULL, NULL);
+	DefineCustomIntVariable("raid.max_workers",
+							"Maximum number of raid background jobs running at once.",
+							"Further jobs wait in the queue, first in first out; "
+							"each running job uses one of max_worker_processes.",
+							&raid_max_workers,
+							2, 0, RAID_JOB_SLOTS,
+							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
 	MarkGUCPrefixReserved("raid");
+
+	/* the launcher and its shared memory exist only under preload */
+	if (process_shared_preload_libraries_in_progress)
+		raid_jobs_preload_init();
 }
 
 /* Passes progress to the hook, if any (no PostgreSQL call is needed here). */

@@ -30,6 +30,22 @@ typedef void (*raid_progress_hook_type) (double fraction, int epoch, const char 
 extern raid_progress_hook_type raid_progress_hook;
 extern void raid_report_progress(double fraction, int epoch, const char *phase);
 
+/* ------------------------------------------------------------------------
+ * Background jobs (jobs.c)
+ * ------------------------------------------------------------------------ */
+
+/* Jobs that may run at once, at most (bounds raid.max_workers). */
+#define RAID_JOB_SLOTS 32
+
+extern int	raid_max_workers;		/* raid.max_workers (PGC_SIGHUP) */
+extern char *raid_database_name;	/* raid.database_name (PGC_POSTMASTER) */
+
+/*
+ * Under shared_preload_libraries only: requests the shared memory of the job
+ * slots and registers the launcher.  Starts no thread.
+ */
+extern void raid_jobs_preload_init(void);
+
 /* Raises the error a core call reported, prefixed by what was being done. */
 extern void raid_report_error(const raid_error *err, const char *doing) pg_attribute_noreturn();
 

@@ -273,3 +273,178 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION raid.unschedule_audit IS 'removes the pg_cron job of raid.schedule_audit(model); false if there is none';
+
+-- ---------------------------------------------------------------------------
+-- Background jobs.  raid.submit_train() and raid.submit_audit() queue the
+-- same work as raid.train() and raid.audit(); a launcher (raid in
+-- shared_preload_libraries) runs it in background workers of database
+-- raid.database_name, as the submitting role.  See README, "Background jobs".
+-- ---------------------------------------------------------------------------
+
+CREATE TABLE raid.job_records (
+    job_id       bigserial PRIMARY KEY,
+    kind         text NOT NULL CHECK (kind IN ('train', 'audit')),
+    args         jsonb NOT NULL,
+    owner        name NOT NULL DEFAULT current_user,
+    database     name NOT NULL DEFAULT current_database(),
+    status       text NOT NULL DEFAULT 'queued'
+                 CHECK (status IN ('queued', 'running', 'succeeded', 'failed', 'cancelled')),
+    progress     double precision NOT NULL DEFAULT 0 CHECK (progress BETWEEN 0 AND 1),
+    phase        text,
+    epoch        integer,
+    message      text,
+    submitted_at timestamptz NOT NULL DEFAULT now(),
+    started_at   timestamptz,
+    finished_at  timestamptz,
+    worker_pid   integer,
+    result       jsonb
+);
+COMMENT ON TABLE raid.job_records IS 'background jobs (read them through raid.jobs, which adds live progress)';
+CREATE INDEX ON raid.job_records (job_id) WHERE status IN ('queued', 'running');
+
+GRANT SELECT, INSERT, UPDATE, DELETE ON raid.job_records TO PUBLIC;
+GRANT USAGE ON SEQUENCE raid.job_records_job_id_seq TO PUBLIC;
+ALTER TABLE raid.job_records ENABLE ROW LEVEL SECURITY;
+CREATE POLICY job_records_owner ON raid.job_records
+    USING (owner = current_user) WITH CHECK (owner = current_user);
+-- pg_dump keeps the history of finished jobs (not queued or running ones).
+SELECT pg_catalog.pg_extension_config_dump('raid.job_records',
+    'WHERE status IN (''succeeded'', ''failed'', ''cancelled'')');
+SELECT pg_catalog.pg_extension_config_dump('raid.job_records_job_id_seq', '');
+
+CREATE FUNCTION raid.job_progress(
+    OUT job_id bigint, OUT worker_pid integer, OUT progress double precision,
+    OUT epoch integer, OUT phase text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'raid_job_progress'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION raid.job_progress IS 'live progress of the running jobs of this database, from shared memory';
+
+CREATE VIEW raid.jobs WITH (security_invoker = true) AS
+SELECT j.job_id, j.kind, j.args, j.owner, j.database, j.status,
+       CASE WHEN j.status = 'running' THEN COALESCE(p.progress, j.progress) ELSE j.progress END AS progress,
+       CASE WHEN j.status = 'running' THEN COALESCE(p.phase, j.phase) ELSE j.phase END AS phase,
+       CASE WHEN j.status = 'running' THEN COALESCE(p.epoch, j.epoch) ELSE j.epoch END AS epoch,
+       j.message, j.submitted_at, j.started_at, j.finished_at, j.worker_pid, j.result
+FROM raid.job_records j
+LEFT JOIN raid.job_progress() p ON p.job_id = j.job_id AND j.status = 'running';
+COMMENT ON VIEW raid.jobs IS 'background jobs of the current role (superusers: all), with live progress';
+GRANT SELECT ON raid.jobs TO PUBLIC;
+
+CREATE FUNCTION raid.job_check_submit()
+RETURNS void
+AS 'MODULE_PATHNAME', 'raid_job_check_submit'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION raid.job_check_submit IS 'raises 55000 unless jobs can be submitted here (preload, raid.database_name)';
+
+-- Checks shared by the submit functions: required arguments, no temporary
+-- tables (a worker is another session), then the server's setup.
+CREATE FUNCTION raid.job_check_args(model text, relations regclass[])
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    temp_rel regclass;
+BEGIN
+    IF model IS NULL THEN
+        RAISE EXCEPTION 'argument "model" must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT c.oid INTO temp_rel FROM pg_class c
+    WHERE c.oid = ANY (relations) AND c.relpersistence = 't' LIMIT 1;
+    IF temp_rel IS NOT NULL THEN
+        RAISE EXCEPTION 'a background job cannot read temporary table %', temp_rel
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = 'Use a regular table, or run the work in this session.';
+    END IF;
+END;
+$$;
+
+CREATE FUNCTION raid.submit_train(
+    model         text,
+    interactions  regclass,
+    user_col      name DEFAULT 'user_id',
+    item_col      name DEFAULT 'item_id',
+    attributes    regclass DEFAULT NULL,
+    attribute_col name DEFAULT NULL,
+    defense       text DEFAULT 'none',
+    options       jsonb DEFAULT '{}')
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    job bigint;
+BEGIN
+    IF interactions IS NULL THEN
+        RAISE EXCEPTION 'argument "interactions" must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    PERFORM raid.job_check_args(model, ARRAY[interactions, attributes]);
+    PERFORM raid.job_check_submit();
+    -- relation names are stored schema-qualified (search_path is pg_catalog here)
+    INSERT INTO raid.job_records (kind, args)
+    VALUES ('train', jsonb_build_object(
+        'model', model, 'interactions', interactions::text, 'user_col', user_col,
+        'item_col', item_col, 'attributes', attributes::text, 'attribute_col', attribute_col,
+        'defense', defense, 'options', options))
+    RETURNING job_id INTO job;
+    RETURN job;
+END;
+$$;
+COMMENT ON FUNCTION raid.submit_train IS 'queues raid.train() with these arguments as a background job; returns its job_id';
+
+CREATE FUNCTION raid.submit_audit(
+    model         text,
+    attributes    regclass DEFAULT NULL,
+    attribute_col name DEFAULT NULL,
+    options       jsonb DEFAULT '{}')
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    job bigint;
+BEGIN
+    PERFORM raid.job_check_args(model, ARRAY[attributes]);
+    PERFORM raid.job_check_submit();
+    INSERT INTO raid.job_records (kind, args)
+    VALUES ('audit', jsonb_build_object(
+        'model', model, 'attributes', attributes::text, 'attribute_col', attribute_col,
+        'options', options))
+    RETURNING job_id INTO job;
+    RETURN job;
+END;
+$$;
+COMMENT ON FUNCTION raid.submit_audit IS 'queues raid.audit() with these arguments as a background job; returns its job_id';
+
+CREATE FUNCTION raid.cancel_job(job_id bigint)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'raid_cancel_job'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION raid.cancel_job IS 'cancels a queued or running job of the current role; false if it had already ended';
+
+CREATE FUNCTION raid.wait_job(job_id bigint, timeout interval DEFAULT NULL)
+RETURNS raid.jobs
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r raid.jobs;
+    deadline timestamptz := clock_timestamp() + timeout;
+BEGIN
+    IF wait_job.job_id IS NULL THEN
+        RAISE EXCEPTION 'argument "job_id" must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    LOOP
+        SELECT * INTO r FROM raid.jobs j WHERE j.job_id = wait_job.job_id;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'job % does not exist', wait_job.job_id USING ERRCODE = 'undefined_object';
+        END IF;
+        IF r.status IN ('succeeded', 'failed', 'cancelled') OR clock_timestamp() >= deadline THEN
+            RETURN r;
+        END IF;
+        PERFORM pg_sleep(0.1);
+    END LOOP;
+END;
+$$;
+COMMENT ON FUNCTION raid.wait_job IS 'waits until a job ends (or the timeout passes) and returns its row';

@@ -1,0 +1,55 @@
+-- Background jobs: what is deterministic without a launcher serving this
+-- database (the test cluster's raid.database_name is 'postgres'; the
+-- integration tests cover running jobs).
+CREATE FUNCTION pg_temp.try(q text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    hint text;
+BEGIN
+    EXECUTE q;
+    RETURN 'no error';
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS hint = PG_EXCEPTION_HINT;
+    RETURN SQLSTATE || ': ' || SQLERRM || CASE WHEN hint <> '' THEN ' (hint: ' || hint || ')' ELSE '' END;
+END $$;
+
+SHOW raid.max_workers;
+SHOW raid.database_name;
+CREATE TABLE job_inter (user_id int, item_id int);
+INSERT INTO job_inter VALUES (1, 1), (1, 2), (2, 2);
+CREATE TEMP TABLE job_temp (user_id int, item_id int);
+
+-- arguments are checked first
+SELECT pg_temp.try($$SELECT raid.submit_train(NULL, 'job_inter')$$);
+SELECT pg_temp.try($$SELECT raid.submit_train('m', NULL)$$);
+SELECT pg_temp.try($$SELECT raid.submit_train('m', 'no_such_table')$$);
+SELECT pg_temp.try($$SELECT raid.submit_train('m', 'job_temp')$$);
+SELECT pg_temp.try($$SELECT raid.submit_audit(NULL)$$);
+SELECT pg_temp.try($$SELECT raid.submit_audit('m', 'job_temp', 'a')$$);
+-- then the database: jobs run only in raid.database_name
+SELECT pg_temp.try($$SELECT raid.submit_train('m', 'job_inter')$$);
+SELECT pg_temp.try($$SELECT raid.submit_audit('m')$$);
+SELECT count(*) FROM raid.jobs;
+
+-- unknown jobs
+SELECT pg_temp.try($$SELECT raid.cancel_job(424242)$$);
+SELECT pg_temp.try($$SELECT raid.cancel_job(NULL)$$);
+SELECT pg_temp.try($$SELECT raid.wait_job(424242)$$);
+SELECT pg_temp.try($$SELECT raid.wait_job(NULL)$$);
+
+-- a queued job (inserted directly: no launcher serves this database)
+INSERT INTO raid.job_records (kind, args)
+VALUES ('train', '{"model": "q", "interactions": "public.job_inter"}') RETURNING job_id AS queued_job \gset
+SELECT status, progress, phase, message, started_at IS NULL AS not_started
+FROM raid.wait_job(:queued_job, '0.2 s');
+SELECT count(*) AS live_slots FROM raid.job_progress();
+SELECT raid.cancel_job(:queued_job);
+SELECT status, message, finished_at IS NOT NULL AS finished FROM raid.jobs WHERE job_id = :queued_job;
+SELECT raid.cancel_job(:queued_job);
+SELECT status FROM raid.wait_job(:queued_job);
+
+-- the columns of raid.jobs
+SELECT attname, format_type(atttypid, atttypmod)
+FROM pg_attribute WHERE attrelid = 'raid.jobs'::regclass AND attnum > 0 ORDER BY attnum;
+
+DELETE FROM raid.job_records;
+DROP TABLE job_inter;
