@@ -29,6 +29,9 @@ SHLIB_LINK = -fopenmp -lstdc++
 # Debian's server is built with LLVM; bitcode for C++17 sources is not worth
 # the trouble (clang-14 would not see PG_CXXFLAGS).
 override with_llvm = no
+# Rebuild objects when a header they include changes (the core's headers
+# define class layouts shared by several objects).
+override autodepend = yes
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
