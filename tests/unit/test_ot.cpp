@@ -66,7 +66,8 @@ TEST(Sinkhorn, OneDimensionalW2BySorting) {
     for (int i = 0; i < n; ++i) exact += (x[i] - y[i]) * (x[i] - y[i]) / n;
     const RowMatrixD C = raid::SquaredDistances(X, Y);
     raid::SinkhornPotentials pot;
-    const auto s = raid::Sinkhorn(C, VectorD(), VectorD(), Opts(5e-3 * raid::MedianCost(C), 20000, 1e-5), &pot);
+    const auto s = raid::Sinkhorn(C, VectorD(), VectorD(),
+                                  Opts(5e-3 * raid::MedianCost(C), 20000, 1e-5), &pot);
     EXPECT_TRUE(s.converged);
     EXPECT_NEAR(s.cost, exact, 0.03 * exact);
     EXPECT_GE(s.cost, exact * (1 - 1e-9));  // no coupling beats the monotone one
@@ -85,7 +86,8 @@ TEST(Sinkhorn, SmallProblemMatchesBruteForceAssignment) {
         best = std::min(best, c);
     } while (std::next_permutation(p.begin(), p.end()));
     raid::SinkhornPotentials pot;
-    const auto s = raid::Sinkhorn(C, VectorD(), VectorD(), Opts(5e-3 * raid::MedianCost(C), 20000, 1e-7), &pot);
+    const auto s = raid::Sinkhorn(C, VectorD(), VectorD(),
+                                  Opts(5e-3 * raid::MedianCost(C), 20000, 1e-7), &pot);
     EXPECT_NEAR(s.cost, best, 0.02 * best);
 }
 
@@ -116,6 +118,43 @@ TEST(Sinkhorn, WarmStartNeedsFewerIterations) {
     const auto warm2 = raid::Sinkhorn(C2, VectorD(), VectorD(), o, &pot);
     ASSERT_TRUE(cold.converged && cold2.converged && warm2.converged);
     EXPECT_LT(warm2.iterations, cold2.iterations / 2);
+}
+
+TEST(Sinkhorn, SelfSquaredDistancesMatchTheDoubleOnes) {
+    const RowMatrixD X = Cloud(50, 64, 13);
+    const RowMatrixD C = raid::SelfSquaredDistances(X), D = raid::SquaredDistances(X, X);
+    EXPECT_TRUE(C.isApprox(C.transpose(), 0.0));
+    EXPECT_EQ(C.diagonal().cwiseAbs().maxCoeff(), 0.0);
+    EXPECT_LT((C - D).cwiseAbs().maxCoeff(), 1e-4 * D.maxCoeff());
+}
+
+TEST(Sinkhorn, SymmetricSelfTransportMatchesTheGeneralSolver) {
+    const RowMatrixD X = Cloud(60, 4, 12);
+    const RowMatrixD C = raid::SquaredDistances(X, X);
+    for (double tau : {0.3, 1.0}) {
+        const auto o = Opts(tau * raid::MedianCost(C), 100000, 1e-9);
+        raid::SinkhornPotentials general, sym;
+        ASSERT_TRUE(raid::Sinkhorn(C, VectorD(), VectorD(), o, &general).converged);
+        const auto s = raid::SinkhornSymmetric(C, o, &sym);
+        ASSERT_TRUE(s.converged);
+        // Potentials are unique up to f + k, g - k; the symmetric pair has k
+        // fixed by f = g, so compare f + g and the plans' marginals.
+        for (int64_t i = 0; i < X.rows(); ++i) {
+            EXPECT_NEAR(sym.f[i], sym.g[i], 0.0);
+            EXPECT_NEAR(sym.f[i] + sym.g[0], general.f[i] + general.g[0], 1e-6 * o.epsilon);
+        }
+        const RowMatrixD T = raid::TransportPlan(C, VectorD(), VectorD(), sym, o.epsilon);
+        EXPECT_NEAR((T.rowwise().sum().array() - 1.0 / 60).abs().sum(), 0.0, 1e-7);
+        EXPECT_NEAR((T.colwise().sum().array() - 1.0 / 60).abs().sum(), 0.0, 1e-7);
+    }
+    // Converges from a cold start for narrow blurs too (where the undamped
+    // update would oscillate).
+    for (double tau : {0.01, 0.05, 0.3, 1.0, 10.0}) {
+        raid::SinkhornPotentials cold;
+        const auto s =
+            raid::SinkhornSymmetric(C, Opts(tau * raid::MedianCost(C), 100000, 1e-6), &cold);
+        EXPECT_TRUE(s.converged) << "tau " << tau;
+    }
 }
 
 TEST(Sinkhorn, ValidateNamesTheField) {

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <numeric>
 #include <string>
+#include <vector>
 
 namespace raid {
 
@@ -45,8 +46,7 @@ BarycenterSummary Barycenter(const std::vector<RowMatrixD>& clouds, const std::v
     const int64_t d = clouds[0].cols();
     int64_t pooled = 0;
     for (size_t c = 0; c < K; ++c) {
-        if (clouds[c].rows() < 1)
-            throw InvalidArgument("cloud " + std::to_string(c) + " is empty");
+        if (clouds[c].rows() < 1) throw InvalidArgument("cloud " + std::to_string(c) + " is empty");
         if (clouds[c].cols() != d)
             throw InvalidArgument("cloud " + std::to_string(c) + " has dimension " +
                                   std::to_string(clouds[c].cols()) + ", expected " +
@@ -68,7 +68,8 @@ BarycenterSummary Barycenter(const std::vector<RowMatrixD>& clouds, const std::v
         for (int64_t j = 0; j < m; ++j) {
             const int64_t k = j % pooled;
             if (j < pooled) {
-                const int64_t r = k + static_cast<int64_t>(rng.Below(static_cast<uint64_t>(pooled - k)));
+                const int64_t r =
+                    k + static_cast<int64_t>(rng.Below(static_cast<uint64_t>(pooled - k)));
                 std::swap(idx[k], idx[r]);
             }
             int64_t p = idx[k];
@@ -101,21 +102,38 @@ BarycenterSummary Barycenter(const std::vector<RowMatrixD>& clouds, const std::v
     BarycenterSummary s;
     s.epsilon = eps;
     const VectorD empty;
+    // The clouds' couplings are independent: with small problems (where
+    // Sinkhorn itself stays on one thread) they run one per thread.  Each is
+    // computed whole by one thread and the results are summed in class order,
+    // so the outcome does not depend on the thread count.
+    int64_t largest = 0;
+    for (size_t c = 0; c < K; ++c) largest = std::max<int64_t>(largest, clouds[c].rows() * m);
+    const int threads = ResolveThreads(options.threads);
+    const bool parallel_clouds = threads > 1 && K > 1 && largest < kSinkhornParallelCells;
+    std::vector<SinkhornSummary> ss(K);
+    std::vector<RowMatrixD> moved(K);  // T_c^T X_c
     for (int32_t it = 0; it < options.max_iters; ++it) {
-        if (it > 0)
-            for (size_t c = 0; c < K; ++c) C[c] = SquaredDistances(clouds[c], state->Z);
+        ParallelErrors errors;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads) if (parallel_clouds)
+        for (size_t c = 0; c < K; ++c) {
+            errors.Run([&] {
+                if (it > 0) C[c] = SquaredDistances(clouds[c], state->Z);
+                ss[c] = Sinkhorn(C[c], empty, empty, so, &state->pots[c]);
+                const RowMatrixD T = TransportPlan(C[c], empty, empty, state->pots[c], eps);
+                moved[c].noalias() = T.transpose() * clouds[c];
+            });
+        }
+        errors.Rethrow();
+        // diag(1/b) sum_c w_c T_c^T X_c with b = 1/m.
         RowMatrixD Znew = RowMatrixD::Zero(m, d);
         s.cost = 0.0;
         for (size_t c = 0; c < K; ++c) {
-            const SinkhornSummary ss = Sinkhorn(C[c], empty, empty, so, &state->pots[c]);
             ++s.sinkhorn_calls;
-            s.sinkhorn_iterations += ss.iterations;
-            s.sinkhorn_converged += ss.converged ? 1 : 0;
-            s.max_marginal_error = std::max(s.max_marginal_error, ss.marginal_error);
-            s.cost += ss.cost;
-            // diag(1/b) T_c^T X_c with b = 1/m.
-            const RowMatrixD T = TransportPlan(C[c], empty, empty, state->pots[c], eps);
-            Znew.noalias() += (w[c] * static_cast<double>(m)) * (T.transpose() * clouds[c]);
+            s.sinkhorn_iterations += ss[c].iterations;
+            s.sinkhorn_converged += ss[c].converged ? 1 : 0;
+            s.max_marginal_error = std::max(s.max_marginal_error, ss[c].marginal_error);
+            s.cost += ss[c].cost;
+            Znew.noalias() += (w[c] * static_cast<double>(m)) * moved[c];
         }
         if (coupled_support != nullptr) *coupled_support = state->Z;
         s.shift = (Znew - state->Z).rowwise().norm().maxCoeff() / scale;

@@ -19,7 +19,11 @@
 //   T_c = Sinkhorn(mu_c, nu; ||x - z||^2)               for every cloud c
 //   Z  <- sum_c w_c diag(1/b) T_c^T X_c                 (barycentric update)
 // for max_iters iterations or until Z moves less than tol (max row shift
-// relative to the root median cost).
+// relative to the root median cost).  When every coupling is small enough
+// for Sinkhorn to stay on one thread (kSinkhornParallelCells), the clouds'
+// couplings run one per thread; each is computed whole by one thread and the
+// update sums them in cloud order, so the result does not depend on the
+// thread count.
 #ifndef RAID_CORE_OT_BARYCENTER_H
 #define RAID_CORE_OT_BARYCENTER_H
 

@@ -4,8 +4,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <string>
 #include <limits>
+#include <string>
 #include <vector>
 
 namespace raid {
@@ -27,8 +27,8 @@ VectorD WeightsOrUniform(const VectorD& w, int64_t n, const char* name) {
 // -epsilon * LSE_k(lw_k + (h_k - c_k) / epsilon) over a contiguous row c; in
 // blocks on the stack so that Eigen's vectorised exp applies and nothing
 // allocates (this runs inside OpenMP regions).
-inline double SoftMin(const double* c, const double* lw, const double* h, int64_t n,
-                      double inv_eps, double eps) {
+inline double SoftMin(const double* c, const double* lw, const double* h, int64_t n, double inv_eps,
+                      double eps) {
     constexpr int64_t kBlock = 256;
     alignas(64) double buf[kBlock];
     using Arr = Eigen::Array<double, Eigen::Dynamic, 1>;
@@ -82,6 +82,22 @@ RowMatrixD SquaredDistances(const RowMatrixD& X, const RowMatrixD& Z) {
     return C.cwiseMax(0.0);
 }
 
+// Squared distances within one cloud from a float Gram matrix (see sinkhorn.h).
+RowMatrixD SelfSquaredDistances(const RowMatrixD& X) {
+    const int64_t n = X.rows();
+    const RowMatrixF Xf = X.cast<float>();
+    RowMatrixF G(n, n);
+    G.noalias() = Xf * Xf.transpose();
+    const VectorD xx = X.rowwise().squaredNorm();
+    RowMatrixD C(n, n);
+    for (int64_t i = 0; i < n; ++i) {
+        C(i, i) = 0.0;
+        for (int64_t j = i + 1; j < n; ++j)
+            C(i, j) = C(j, i) = std::max(0.0, xx[i] + xx[j] - 2.0 * static_cast<double>(G(i, j)));
+    }
+    return C;
+}
+
 // Median of the entries of C (of at most ~65,536 evenly spaced entries).
 double MedianCost(const RowMatrixD& C) {
     const int64_t total = C.size();
@@ -123,7 +139,7 @@ SinkhornSummary Sinkhorn(const RowMatrixD& C, const VectorD& a_in, const VectorD
 
     SinkhornSummary s;
     // Small problems stay on one thread: a team's barriers cost more than they save.
-    const bool parallel_rows = n * m >= (int64_t{1} << 20) && threads > 1;
+    const bool parallel_rows = n * m >= kSinkhornParallelCells && threads > 1;
     for (int32_t it = 0; it < options.max_iters; ++it) {
         // f-update; the row marginal of the previous (f, g) is a_i exp((f_i - f_i') / eps).
         const double* Cd = C.data();
@@ -151,15 +167,69 @@ SinkhornSummary Sinkhorn(const RowMatrixD& C, const VectorD& a_in, const VectorD
         for (int64_t j = 0; j < m; ++j)
             g[j] = SoftMin(CTd + j * n, la.data(), f.data(), n, inv_eps, eps);
     }
-    // <T, C>, row by row in a fixed order.
+    // <T, C>, row by row in a fixed order (vectorised exp, no allocation).
     double cost = 0.0;
     for (int64_t i = 0; i < n; ++i) {
-        double row = 0.0;
-        for (int64_t j = 0; j < m; ++j)
-            row += b[j] * std::exp((f[i] + g[j] - C(i, j)) * inv_eps) * C(i, j);
-        cost += a[i] * row;
+        const auto c = C.row(i).array();
+        cost += a[i] *
+                (b.array().transpose() * ((f[i] + g.array().transpose() - c) * inv_eps).exp() * c)
+                    .sum();
     }
     s.cost = cost;
+    s.seconds = SecondsSince(t0);
+    return s;
+}
+
+// Symmetric self-transport (see sinkhorn.h).
+SinkhornSummary SinkhornSymmetric(const RowMatrixD& C, const SinkhornOptions& options,
+                                  SinkhornPotentials* pot) {
+    options.Validate();
+    if (pot == nullptr) throw InvalidArgument("potentials must not be null");
+    const auto t0 = std::chrono::steady_clock::now();
+    const int64_t n = C.rows();
+    if (n < 1 || C.cols() != n) throw InvalidArgument("cost matrix must be square and not empty");
+    for (int64_t k = 0; k < C.size(); ++k)
+        if (!std::isfinite(C.data()[k])) throw DataError("cost matrix is not finite");
+    const VectorD la = VectorD::Constant(n, -std::log(static_cast<double>(n)));
+    const double eps = options.epsilon;
+    const double inv_eps = 1.0 / eps;
+    const int threads = ResolveThreads(options.threads);
+    VectorD& f = pot->f;
+    if (f.size() != n || !f.allFinite()) f = VectorD::Zero(n);
+    VectorD soft(n);
+    SinkhornSummary s;
+    bool damped = false;
+    double prev_err = 0.0;
+    const bool parallel_rows = n * n >= kSinkhornParallelCells && threads > 1;
+    for (int32_t it = 0; it < options.max_iters; ++it) {
+        const double* Cd = C.data();
+#pragma omp parallel for schedule(static) num_threads(threads) if (parallel_rows)
+        for (int64_t i = 0; i < n; ++i)
+            soft[i] = SoftMin(Cd + i * n, la.data(), f.data(), n, inv_eps, eps);
+        // Row marginal of (f, f): a_i exp((f_i - soft_i) / eps).
+        double err = 0.0;
+        for (int64_t i = 0; i < n; ++i)
+            err += std::fabs(std::expm1((f[i] - soft[i]) * inv_eps)) / static_cast<double>(n);
+        s.iterations = it + 1;
+        s.marginal_error = err;
+        if (err <= options.tol) {
+            s.converged = true;
+            break;
+        }
+        // Undamped, f <- SoftMin(f) with the constant mode averaged (SoftMin
+        // maps f + k to SoftMin(f) - k, so a shift would never decay): fastest
+        // with a wide blur, where the plan is far from a permutation.  With a
+        // narrow blur the other modes oscillate too (the plan nears the
+        // identity); the first time the error grows, switch to the averaged
+        // update for good.
+        if (it > 0 && err > prev_err) damped = true;
+        prev_err = err;
+        if (damped)
+            f = 0.5 * (f + soft);
+        else
+            f = soft.array() + 0.5 * (f.mean() - soft.mean());
+    }
+    pot->g = f;
     s.seconds = SecondsSince(t0);
     return s;
 }
@@ -179,10 +249,12 @@ RowMatrixD TransportPlan(const RowMatrixD& C, const VectorD& a_in, const VectorD
         throw InvalidArgument("potentials do not match the cost matrix");
     const VectorD a = WeightsOrUniform(a_in, n, "a");
     const VectorD b = WeightsOrUniform(b_in, m, "b");
+    const double inv_eps = 1.0 / epsilon;
     RowMatrixD T(n, m);
     for (int64_t i = 0; i < n; ++i)
-        for (int64_t j = 0; j < m; ++j)
-            T(i, j) = a[i] * b[j] * std::exp((pot.f[i] + pot.g[j] - C(i, j)) / epsilon);
+        T.row(i).array() =
+            a[i] * b.array().transpose() *
+            ((pot.f[i] + pot.g.array().transpose() - C.row(i).array()) * inv_eps).exp();
     return T;
 }
 

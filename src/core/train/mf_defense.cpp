@@ -83,8 +83,9 @@ MfDefense::MfDefense(const std::vector<int32_t>& user_class, int32_t classes,
     for (size_t u = 0; u < user_class_.size(); ++u) {
         const int32_t c = user_class_[u];
         if (c < -1 || c >= classes)
-            throw InvalidArgument("class of user " + std::to_string(u) + " must be between -1 and " +
-                                  std::to_string(classes - 1) + ", got " + std::to_string(c));
+            throw InvalidArgument("class of user " + std::to_string(u) +
+                                  " must be between -1 and " + std::to_string(classes - 1) +
+                                  ", got " + std::to_string(c));
         if (c >= 0) members_[c].push_back(static_cast<int32_t>(u));
     }
     for (int32_t c = 0; c < classes; ++c)
@@ -103,7 +104,6 @@ MfDefense::MfDefense(const std::vector<int32_t>& user_class, int32_t classes,
     }
     summary_.classes = classes;
     targets_.assign(user_class_.size() * static_cast<size_t>(dim), 0.0f);
-    scratch_.assign(user_class_.size() * static_cast<size_t>(dim), 0.0f);
 }
 
 // Copies the given rows of the user table into one double matrix per class.
@@ -137,7 +137,6 @@ void MfDefense::Recompute(const float* user_rows, int64_t stride) {
     bo.threads = threads_;
     RowMatrixD Z;  // the support the last couplings were computed against
     const BarycenterSummary bs = Barycenter(X, {}, bo, &state_, &Z);
-    const VectorD uniform;
     SinkhornOptions so;
     so.epsilon = bs.epsilon;
     so.max_iters = options_.sinkhorn_iters;
@@ -147,26 +146,34 @@ void MfDefense::Recompute(const float* user_rows, int64_t stride) {
     int64_t calls = bs.sinkhorn_calls, iters = bs.sinkhorn_iterations;
     int64_t converged = bs.sinkhorn_converged;
     double max_err = bs.max_marginal_error;
+    // Self-transport of each class sample (the debiasing term): independent
+    // small problems, one per thread (see Barycenter()), summed in class order.
+    std::vector<SinkhornSummary> self(static_cast<size_t>(classes_));
+    int64_t largest = 0;
+    for (int32_t c = 0; c < classes_; ++c)
+        largest = std::max<int64_t>(largest, X[c].rows() * X[c].rows());
+    const bool parallel_classes = threads_ > 1 && largest < kSinkhornParallelCells;
+    ParallelErrors errors;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads_) if (parallel_classes)
+    for (int32_t c = 0; c < classes_; ++c)
+        errors.Run(
+            [&] { self[c] = SinkhornSymmetric(SelfSquaredDistances(X[c]), so, &self_pots_[c]); });
+    errors.Rethrow();
+    std::vector<DebiasedMapClass> maps(static_cast<size_t>(classes_));
     for (int32_t c = 0; c < classes_; ++c) {
-        // Self-transport of the class sample: the debiasing term.
-        const SinkhornSummary ss = SinkhornPoints(X[c], X[c], uniform, uniform, so, &self_pots_[c]);
         ++calls;
-        iters += ss.iterations;
-        converged += ss.converged ? 1 : 0;
-        max_err = std::max(max_err, ss.marginal_error);
-        const int64_t nc = static_cast<int64_t>(members_[c].size());
-        const int32_t* rows = members_[c].data();
-        // t_i = T_{c->nu}(u_i) into targets_, s_i = T_{c->c}(u_i) into scratch_.
-        EntropicMap(user_rows, stride, rows, nc, Z, uniform, state_.pots[c].g, bs.epsilon,
-                    targets_.data(), dim_, threads_);
-        EntropicMap(user_rows, stride, rows, nc, X[c], uniform, self_pots_[c].g, bs.epsilon,
-                    scratch_.data(), dim_, threads_);
-        for (int64_t r = 0; r < nc; ++r) {
-            float* t = targets_.data() + static_cast<int64_t>(rows[r]) * dim_;
-            const float* sf = scratch_.data() + static_cast<int64_t>(rows[r]) * dim_;
-            for (int32_t k = 0; k < dim_; ++k) t[k] -= sf[k];
-        }
+        iters += self[c].iterations;
+        converged += self[c].converged ? 1 : 0;
+        max_err = std::max(max_err, self[c].marginal_error);
+        maps[c] = {members_[c].data(),
+                   static_cast<int64_t>(members_[c].size()),
+                   &Z,
+                   &state_.pots[c].g,
+                   &X[c],
+                   &self_pots_[c].g};
     }
+    // D_i = T_{c->nu}(u_i) - T_{c->c}(u_i) for every user with a class.
+    DebiasedDisplacements(user_rows, stride, maps, bs.epsilon, targets_.data(), dim_, threads_);
     for (float t : targets_)
         if (!std::isfinite(t)) throw DataError("the defense produced non-finite targets");
     ++summary_.recomputations;
@@ -188,8 +195,7 @@ double MfDefense::Measure(const float* user_rows, int64_t stride, bool before) {
     for (int32_t c = 0; c < classes_; ++c) {
         for (int32_t e = c + 1; e < classes_; ++e) {
             const double median = MedianCost(SquaredDistances(P[c], P[e]));
-            distance += SinkhornW2(P[c], P[e], 0.01 * std::max(median, 1e-12), 300, 1e-3,
-                                   threads_);
+            distance += SinkhornW2(P[c], P[e], 0.01 * std::max(median, 1e-12), 300, 1e-3, threads_);
             ++pairs;
         }
     }

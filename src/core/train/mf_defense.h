@@ -45,9 +45,26 @@
 // recomputation (the first one runs up to kColdBarycenterIters), each one
 // Sinkhorn solve per class (epsilon = tau * median cost between the samples
 // and the support, log domain, capped at sinkhorn_iters, stopping at
-// sinkhorn_tol); the targets come from the last couplings' potentials g_c and
-// the support they were computed against, through the entropic map, for all
-// users of every class (rows in parallel, each on one thread).
+// sinkhorn_tol); then the self-transport of each class sample
+// (SinkhornSymmetric, warm-started, one pass over the cost per iteration);
+// the displacements come from the last couplings' potentials g_c, the
+// support they were computed against and the self potentials, through
+// DebiasedDisplacements() (ot/defense.h): float GEMMs and exps, blocks of
+// users of all classes in one parallel region.  The per-class solves are
+// small independent problems and run one class per thread.
+//
+// Cost (why xi = 16): with tau = 1 and warm starts Sinkhorn stops after 1-3
+// iterations, so a recomputation is a fixed cost (cost matrices, the
+// 256 x 256 self-transports, the maps of every user: ~6 ms for MovieLens
+// 100K, ~20 ms for 6,000 users, one thread).  Four per epoch (xi = 4, the
+// first design) made Phase II epochs 2-5x Phase I ones; one per epoch (xi =
+// 16 = kMaxStrata, the sub-steps of an epoch on catalogues of >= 1,024 items)
+// keeps them within ~1.3x and leaves the privacy and quality figures below
+// unchanged (with the first, double-precision maps, xi = 4, 8 and 16 gave
+// gender BAcc 0.514 / 0.494-0.496 and NDCG@10 0.1793-0.1789): the pull of a
+// user changes slowly, so a target one epoch old is as good as a fresh one.
+// On catalogues of fewer than 1,024 items an epoch has fewer sub-steps, and
+// xi = 16 spans more than one epoch.
 //
 // Determinism: sampling is seeded; every OT reduction runs sequentially
 // inside one row or column (or in a fixed order), and the recomputations
@@ -65,18 +82,22 @@
 namespace raid {
 
 // Options of the RAID defense.  Defaults tuned on MovieLens 100K (all ratings,
-// MF defaults, seed 42, audit with both attackers, 5 folds): gender NDCG@10
-// 0.1793 vs 0.1827 undefended, BAcc MLP 0.514 / logistic 0.494 (undefended
-// 0.616 / 0.681); age groups <25, 25-34, >=35: NDCG@10 0.1745 vs 0.1827,
-// BAcc 0.356 / 0.314 (chance 0.333; undefended 0.596 / 0.614).  tau = 1 is
-// a wide blur, which the debiased map (see Debiasing) makes harmless: it
-// estimates the class shift from the stable low-frequency part of the
-// distributions instead of sampling noise in 64 dimensions.
+// MF defaults, audited through raid.audit: both attackers, 5 folds, classes in
+// the order of their labels), eta 0.25: gender, seed 42: NDCG@10 0.1772 vs
+// 0.1827 undefended, BAcc MLP 0.528 / logistic 0.486 (undefended 0.656 /
+// 0.681); seeds 1 and 2: 0.520 / 0.464 and 0.519 / 0.492, NDCG@10 0.98x and
+// 0.96x; age groups <25, 25-34, >=35, seed 42: NDCG@10 0.1745 (0.955x), BAcc
+// 0.378 / 0.328 (chance 0.333; undefended 0.613 / 0.614).  eta 0.2 kept more
+// NDCG but left the MLP at 0.546 on gender (seed 42); eta 0.3 and above push
+// the logistic attacker below chance (0.46), which leaks too.  tau = 1 is a wide blur, which the
+// debiased map (see Debiasing) makes harmless: it estimates the class shift
+// from the stable low-frequency part of the distributions instead of
+// sampling noise in 64 dimensions.  xi: see Cost.
 struct DefenseOptions {
     int32_t phase1_epochs = 5;     // epochs without the defense, 0 .. 10000
-    double eta = 0.2;              // pull strength (see Scaling), (0, 1e6]
+    double eta = 0.25;             // pull strength (see Scaling), (0, 1e6]
     double tau = 1.0;              // epsilon / median cost, (0, 100]
-    int32_t xi = 4;                // steps between recomputations, 1 .. 1,000,000
+    int32_t xi = 16;               // steps between recomputations, 1 .. 1,000,000
     int32_t m = 64;                // barycenter support size, 2 .. 65536
     int32_t sinkhorn_iters = 200;  // Sinkhorn iteration cap, 1 .. 1,000,000
     double sinkhorn_tol = 1e-3;    // marginal-error tolerance, (0, 1]
@@ -147,8 +168,7 @@ class MfDefense {
     std::vector<std::vector<int32_t>> probe_;    // the W2 sample of each class
     BarycenterState state_;
     std::vector<SinkhornPotentials> self_pots_;  // per class: sample to itself
-    AlignedFloats targets_;  // n_users x dim displacements D_i
-    AlignedFloats scratch_;  // n_users x dim
+    AlignedFloats targets_;                      // n_users x dim displacements D_i
     DefenseSummary summary_;
 };
 
