@@ -345,7 +345,7 @@ typedef struct raid_defense_options
 								 * squared distance between users and support, > 0 */
 	int32_t		xi;				/* recompute barycenter and couplings every xi
 								 * steps (sub-steps of the training schedule), >= 1 */
-	int32_t		m;				/* barycenter support size, default 256 */
+	int32_t		m;				/* barycenter support size, >= 2 */
 	int32_t		sinkhorn_iters; /* Sinkhorn iteration cap */
 	double		sinkhorn_tol;	/* tolerance on the marginal error */
 	int32_t		sample;			/* users per class used for the barycenter

@@ -73,29 +73,6 @@ typedef struct LabelRef
 	int64		row;
 } LabelRef;
 
-/* Raises 22004 when a required argument is NULL. */
-static void
-require_arg(FunctionCallInfo fcinfo, int argno, const char *name)
-{
-	if (PG_ARGISNULL(argno))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("argument \"%s\" must not be NULL", name)));
-}
-
-/* Checks that a column holds integer ids. */
-static void
-check_integer_column(Oid relid, const char *col)
-{
-	Oid			type = raid_column_type(relid, col, NULL);
-
-	if (type != INT2OID && type != INT4OID && type != INT8OID)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("column \"%s\" of table %s must be of an integer type, not %s",
-						col, raid_qualified_relname(relid), format_type_be(type))));
-}
-
 /* Checks that an embedding column is real[], double precision[] or pgvector's vector. */
 static void
 check_embedding_column(Oid relid, const char *col)
@@ -524,19 +501,10 @@ lookup_model(const char *name, int64 *model_id, char **attributes, char **attrib
 			 char **user_col)
 {
 	MemoryContext caller = CurrentMemoryContext;
-	Oid			types[1] = {TEXTOID};
-	Datum		values[1] = {CStringGetTextDatum(name)};
 	bool		isnull;
 
 	SPI_connect();
-	if (SPI_execute_with_args("SELECT model_id, attributes_table, attribute_col::text, user_col::text "
-							  "FROM raid.models WHERE name = $1 AND owner = current_user",
-							  1, types, values, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not look up model \"%s\"", name);
-	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("model \"%s\" does not exist", name)));
+	raid_select_model(name, "model_id, attributes_table, attribute_col::text, user_col::text", false);
 	*model_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	*attributes = spi_string(2, caller);
 	*attribute_col = spi_string(3, caller);
@@ -573,7 +541,7 @@ raid_audit_model(PG_FUNCTION_ARGS)
 	char	   *user_col;
 	Oid			attributes;
 
-	require_arg(fcinfo, 0, "model");
+	raid_require_arg(fcinfo, 0, "model");
 	model = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	raid_parse_audit_options(PG_ARGISNULL(3) ? NULL : PG_GETARG_JSONB_P(3), &opts);
 	lookup_model(model, &src.model_id, &rec_attributes, &rec_attribute_col, &user_col);
@@ -597,7 +565,7 @@ raid_audit_model(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("attribute_col is required for model \"%s\"", model)));
 
-	check_integer_column(attributes, user_col);
+	raid_check_integer_column(attributes, user_col);
 	(void) raid_column_type(attributes, src.attribute_col, NULL);
 	src.attributes = raid_qualified_relname(attributes);
 	src.rows_query = psprintf("SELECT e.user_id, e.embedding, a.%s::text "
@@ -636,7 +604,7 @@ raid_audit_embeddings(PG_FUNCTION_ARGS)
 	char	   *emb_table;
 
 	for (int i = 0; i < (int) lengthof(names); i++)
-		require_arg(fcinfo, i, names[i]);
+		raid_require_arg(fcinfo, i, names[i]);
 	emb_rel = PG_GETARG_OID(0);
 	id_col = pstrdup(NameStr(*PG_GETARG_NAME(1)));
 	emb_col = pstrdup(NameStr(*PG_GETARG_NAME(2)));
@@ -645,9 +613,9 @@ raid_audit_embeddings(PG_FUNCTION_ARGS)
 	src.attribute_col = pstrdup(NameStr(*PG_GETARG_NAME(5)));
 	raid_parse_audit_options(PG_ARGISNULL(6) ? NULL : PG_GETARG_JSONB_P(6), &opts);
 
-	check_integer_column(emb_rel, id_col);
+	raid_check_integer_column(emb_rel, id_col);
 	check_embedding_column(emb_rel, emb_col);
-	check_integer_column(attr_rel, attr_id_col);
+	raid_check_integer_column(attr_rel, attr_id_col);
 	(void) raid_column_type(attr_rel, src.attribute_col, NULL);
 
 	emb_table = raid_qualified_relname(emb_rel);

@@ -5,6 +5,8 @@
 
 #include "access/htup_details.h"
 #include "catalog/pg_attribute.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
@@ -186,6 +188,46 @@ raid_column_type(Oid relid, const char *colname, AttrNumber *attnum)
 	if (attnum)
 		*attnum = n;
 	return get_atttype(relid, n);
+}
+
+void
+raid_require_arg(FunctionCallInfo fcinfo, int argno, const char *name)
+{
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("argument \"%s\" must not be NULL", name)));
+}
+
+void
+raid_check_integer_column(Oid relid, const char *col)
+{
+	Oid			type = raid_column_type(relid, col, NULL);
+
+	if (type != INT2OID && type != INT4OID && type != INT8OID)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("column \"%s\" of table %s must be of an integer type, not %s",
+						col, raid_qualified_relname(relid), format_type_be(type))));
+}
+
+bool
+raid_select_model(const char *name, const char *columns, bool missing_ok)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(name)};
+	char	   *sql = psprintf("SELECT %s FROM raid.models WHERE name = $1 AND owner = current_user",
+							   columns);
+
+	if (SPI_execute_with_args(sql, 1, types, values, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not look up model \"%s\"", name);
+	if (SPI_processed > 0)
+		return true;
+	if (!missing_ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("model \"%s\" does not exist", name)));
+	return false;
 }
 
 double

@@ -11,6 +11,8 @@
 
 #include "postgres.h"
 
+#include "fmgr.h"
+
 #include "access/attnum.h"
 #include "raid_capi.h"
 #include "portability/instr_time.h"
@@ -74,6 +76,19 @@ extern char *raid_qualified_relname(Oid relid);
  * 42703 naming both when it does not.
  */
 extern Oid	raid_column_type(Oid relid, const char *colname, AttrNumber *attnum);
+
+/* Raises 22004 naming the argument when argument argno is NULL. */
+extern void raid_require_arg(FunctionCallInfo fcinfo, int argno, const char *name);
+
+/* Raises 42703 / 42804 unless the column exists and has an integer type. */
+extern void raid_check_integer_column(Oid relid, const char *col);
+
+/*
+ * Inside SPI: selects `columns` of the current role's model of that name into
+ * SPI_tuptable->vals[0].  Returns false if there is none and missing_ok,
+ * else raises 42704.
+ */
+extern bool raid_select_model(const char *name, const char *columns, bool missing_ok);
 
 /* Seconds between two instr_time readings. */
 extern double raid_elapsed_seconds(instr_time start);

@@ -45,18 +45,9 @@ cmp_int64(const void *a, const void *b)
 static void
 lookup_model(const char *name, int64 *model_id, int *dim)
 {
-	Oid			types[1] = {TEXTOID};
-	Datum		values[1] = {CStringGetTextDatum(name)};
 	bool		isnull;
 
-	if (SPI_execute_with_args("SELECT model_id, (options->>'dim')::int4 FROM raid.models "
-							  "WHERE name = $1 AND owner = current_user",
-							  1, types, values, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not look up model \"%s\"", name);
-	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("model \"%s\" does not exist", name)));
+	raid_select_model(name, "model_id, (options->>'dim')::int4", false);
 	*model_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	*dim = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 	if (isnull || *dim <= 0)

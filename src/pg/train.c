@@ -67,16 +67,6 @@ typedef struct TrainTimes
 	double		store;
 } TrainTimes;
 
-/* Raises 22004 when a required argument is NULL. */
-static void
-require_arg(FunctionCallInfo fcinfo, int argno, const char *name)
-{
-	if (PG_ARGISNULL(argno))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("argument \"%s\" must not be NULL", name)));
-}
-
 /* Checks that a relation can be read as a table. */
 static void
 check_readable_relation(Oid relid)
@@ -89,20 +79,6 @@ check_readable_relation(Oid relid)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("%s is not a table or view", raid_qualified_relname(relid))));
-}
-
-/* Checks that an id column exists and has an integer type. */
-static void
-check_id_column(Oid relid, const char *col, const char *argname)
-{
-	Oid			type = raid_column_type(relid, col, NULL);
-
-	if (type != INT2OID && type != INT4OID && type != INT8OID)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("column \"%s\" of table %s must be of an integer type, not %s",
-						col, raid_qualified_relname(relid), format_type_be(type)),
-				 errdetail("%s names the column that holds the ids.", argname)));
 }
 
 /* Checks "defense": 'none' and 'raid' are available in this version. */
@@ -129,11 +105,11 @@ check_defense(const char *defense)
 static void
 parse_args(FunctionCallInfo fcinfo, TrainArgs *a)
 {
-	require_arg(fcinfo, 0, "model");
-	require_arg(fcinfo, 1, "interactions");
-	require_arg(fcinfo, 2, "user_col");
-	require_arg(fcinfo, 3, "item_col");
-	require_arg(fcinfo, 6, "defense");
+	raid_require_arg(fcinfo, 0, "model");
+	raid_require_arg(fcinfo, 1, "interactions");
+	raid_require_arg(fcinfo, 2, "user_col");
+	raid_require_arg(fcinfo, 3, "item_col");
+	raid_require_arg(fcinfo, 6, "defense");
 
 	a->model = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	a->interactions = PG_GETARG_OID(1);
@@ -152,8 +128,8 @@ parse_args(FunctionCallInfo fcinfo, TrainArgs *a)
 	a->raid_defense = strcmp(a->defense, "raid") == 0;
 
 	check_readable_relation(a->interactions);
-	check_id_column(a->interactions, a->user_col, "user_col");
-	check_id_column(a->interactions, a->item_col, "item_col");
+	raid_check_integer_column(a->interactions, a->user_col);
+	raid_check_integer_column(a->interactions, a->item_col);
 
 	if (OidIsValid(a->attributes) != (a->attribute_col != NULL))
 		ereport(ERROR,
@@ -167,7 +143,7 @@ parse_args(FunctionCallInfo fcinfo, TrainArgs *a)
 	if (OidIsValid(a->attributes))
 	{
 		check_readable_relation(a->attributes);
-		check_id_column(a->attributes, a->user_col, "user_col");
+		raid_check_integer_column(a->attributes, a->user_col);
 		(void) raid_column_type(a->attributes, a->attribute_col, NULL);
 	}
 
@@ -176,24 +152,15 @@ parse_args(FunctionCallInfo fcinfo, TrainArgs *a)
 	a->opts.mf.threads = raid_effective_threads(a->opts.mf.threads);
 }
 
-/* Looks up the current role's model of that name; 0 if none. */
+/* The current role's model of that name; 0 if none. */
 static int64
 find_model(const char *name)
 {
-	Oid			argtypes[1] = {TEXTOID};
-	Datum		values[1];
-	int64		id = 0;
 	bool		isnull;
 
-	values[0] = CStringGetTextDatum(name);
-	if (SPI_execute_with_args("SELECT model_id FROM raid.models "
-							  "WHERE name = $1 AND owner = current_user",
-							  1, argtypes, values, NULL, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not look up model \"%s\"", name);
-	if (SPI_processed > 0)
-		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-										 SPI_tuptable->tupdesc, 1, &isnull));
-	return id;
+	if (!raid_select_model(name, "model_id", true))
+		return 0;
+	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 }
 
 /* Streams the non-NULL (user, item) pairs into the dataset; counts NULLs. */
@@ -398,6 +365,7 @@ append_defense_metrics(StringInfo s, const raid_defense_summary *d, const UserCl
 }
 
 /* Runs every epoch, checking for interrupts between chunks. */
+/* phase1_epochs < 0: no defense, so no phases to report. */
 static void
 run_training(raid_trainer *tr, int phase1_epochs, StringInfo epochs_json)
 {
@@ -414,7 +382,7 @@ run_training(raid_trainer *tr, int phase1_epochs, StringInfo epochs_json)
 		if (raid_mf_step(tr, &p, &done, &err) != RAID_OK)
 			raid_report_error(&err, "training the model");
 		raid_report_progress(p.fraction, p.epoch,
-							 phase1_epochs <= 0 ? "training" :
+							 phase1_epochs < 0 ? "training" :
 							 p.epoch < phase1_epochs ? "training: phase I" : "training: phase II");
 		if (p.epoch_finished)
 		{
@@ -424,7 +392,7 @@ run_training(raid_trainer *tr, int phase1_epochs, StringInfo epochs_json)
 			if (raid_verbose)
 				ereport(NOTICE,
 						(errmsg("epoch %d/%d%s: loss %.4f", p.epoch, p.epochs,
-								phase1_epochs <= 0 ? "" : p.epoch <= phase1_epochs ? " (phase I)" : " (phase II)",
+								phase1_epochs < 0 ? "" : p.epoch <= phase1_epochs ? " (phase I)" : " (phase II)",
 								p.loss),
 						 errdetail("The epoch took %.2f s.", p.epoch_seconds)));
 		}
@@ -688,7 +656,7 @@ raid_train(PG_FUNCTION_ARGS)
 			raid_report_error(&err, "setting up the defense");
 	}
 	initStringInfo(&epochs_json);
-	run_training(h->trainer, a.raid_defense ? a.opts.defense.phase1_epochs : 0, &epochs_json);
+	run_training(h->trainer, a.raid_defense ? a.opts.defense.phase1_epochs : -1, &epochs_json);
 	t.train = raid_elapsed_seconds(stage);
 
 	/* evaluate */
