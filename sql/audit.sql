@@ -70,16 +70,6 @@ SELECT users, details->'missing_embedding' AS missing
 FROM raid.audit('m_audit', 'attr_types', 'sparse', '{"threads": 1, "attackers": ["logistic"]}');
 
 -- errors; nothing is stored by any of them
-CREATE FUNCTION pg_temp.try(q text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-    hint text;
-BEGIN
-    EXECUTE q;
-    RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS hint = PG_EXCEPTION_HINT;
-    RETURN SQLSTATE || ': ' || SQLERRM || CASE WHEN hint <> '' THEN ' (hint: ' || hint || ')' ELSE '' END;
-END $$;
 CREATE TEMP TABLE audits_before AS SELECT count(*) AS n FROM raid.audits;
 CREATE TABLE one_class AS SELECT user_id, 'x'::text AS a FROM syn_users;
 CREATE TABLE tiny_class AS SELECT user_id, CASE WHEN user_id <= 3 THEN 'rare' ELSE 'common' END AS a FROM syn_users;
@@ -91,35 +81,35 @@ CREATE TABLE emb_null AS SELECT uid, CASE WHEN uid = 10 THEN NULL ELSE e END AS 
 CREATE TABLE emb_dup AS SELECT * FROM emb_real UNION ALL SELECT * FROM emb_real WHERE uid = 11;
 CREATE TABLE emb_2d AS SELECT uid, CASE WHEN uid = 12 THEN ARRAY[e[1:4], e[5:8]] ELSE e END AS e FROM emb_real;
 
-SELECT pg_temp.try($$SELECT raid.audit('no_such_model')$$);
-SELECT pg_temp.try($$SELECT raid.audit(NULL)$$);
-SELECT pg_temp.try($$SELECT raid.audit('m1')$$);
-SELECT pg_temp.try($$SELECT raid.audit('m1', 'syn_users')$$);
-SELECT pg_temp.try($$SELECT raid.audit('m_audit', 'no_such_table', 'a')$$);
-SELECT pg_temp.try($$SELECT raid.audit('m_audit', 'syn_users', 'no_such_col')$$);
-SELECT pg_temp.try($$SELECT raid.audit('m_audit', 'one_class', 'a')$$);
-SELECT pg_temp.try($$SELECT raid.audit('m_audit', 'tiny_class', 'a')$$);
-SELECT pg_temp.try($$SELECT raid.audit('m_audit', 'tiny_class', 'a', '{"folds": 4}')$$);
-SELECT pg_temp.try($$SELECT raid.audit('m_audit', options => '{"folds": 1}')$$);
-SELECT pg_temp.try($$SELECT raid.audit('m_audit', options => '{"folds": 50}')$$);
-SELECT pg_temp.try($$SELECT raid.audit('m_audit', options => '{"fold": 5}')$$);
-SELECT pg_temp.try($$SELECT raid.audit('m_audit', options => '{"attackers": ["svm"]}')$$);
-SELECT pg_temp.try($$SELECT raid.audit('m_audit', options => '{"attackers": []}')$$);
-SELECT pg_temp.try($$SELECT raid.audit('m_audit', options => '{"attackers": 1}')$$);
-SELECT pg_temp.try($$SELECT raid.audit('m_audit', options => '{"mlp_lr": 0}')$$);
-SELECT pg_temp.try($$SELECT raid.audit('m_audit', options => '{"balance": "yes"}')$$);
-SELECT pg_temp.try($$SELECT raid.audit_embeddings('emb_text', 'uid', 'e', 'syn_users', 'user_id', 'attribute')$$);
-SELECT pg_temp.try($$SELECT raid.audit_embeddings('emb_real', 'uid', 'nope', 'syn_users', 'user_id', 'attribute')$$);
-SELECT pg_temp.try($$SELECT raid.audit_embeddings('emb_real', 'e', 'e', 'syn_users', 'user_id', 'attribute')$$);
-SELECT pg_temp.try($$SELECT raid.audit_embeddings('emb_real', 'uid', 'e', 'syn_users', 'attribute', 'attribute')$$);
-SELECT pg_temp.try($$SELECT raid.audit_embeddings('emb_mixed', 'uid', 'e', 'syn_users', 'user_id', 'attribute')$$);
-SELECT pg_temp.try($$SELECT raid.audit_embeddings('emb_null_elem', 'uid', 'e', 'syn_users', 'user_id', 'attribute')$$);
-SELECT pg_temp.try($$SELECT raid.audit_embeddings('emb_nan', 'uid', 'e', 'syn_users', 'user_id', 'attribute')$$);
-SELECT pg_temp.try($$SELECT raid.audit_embeddings('emb_null', 'uid', 'e', 'syn_users', 'user_id', 'attribute')$$);
-SELECT pg_temp.try($$SELECT raid.audit_embeddings('emb_dup', 'uid', 'e', 'syn_users', 'user_id', 'attribute')$$);
-SELECT pg_temp.try($$SELECT raid.audit_embeddings('emb_2d', 'uid', 'e', 'syn_users', 'user_id', 'attribute')$$);
-SELECT pg_temp.try($$SELECT raid.audit_embeddings(NULL, 'uid', 'e', 'syn_users', 'user_id', 'attribute')$$);
-SELECT pg_temp.try($$SELECT raid.schedule_audit('m_audit', '0 3 * * *')$$);
+SELECT raid_try($$SELECT raid.audit('no_such_model')$$);
+SELECT raid_try($$SELECT raid.audit(NULL)$$);
+SELECT raid_try($$SELECT raid.audit('m1')$$);
+SELECT raid_try($$SELECT raid.audit('m1', 'syn_users')$$);
+SELECT raid_try($$SELECT raid.audit('m_audit', 'no_such_table', 'a')$$);
+SELECT raid_try($$SELECT raid.audit('m_audit', 'syn_users', 'no_such_col')$$);
+SELECT raid_try($$SELECT raid.audit('m_audit', 'one_class', 'a')$$);
+SELECT raid_try($$SELECT raid.audit('m_audit', 'tiny_class', 'a')$$);
+SELECT raid_try($$SELECT raid.audit('m_audit', 'tiny_class', 'a', '{"folds": 4}')$$);
+SELECT raid_try($$SELECT raid.audit('m_audit', options => '{"folds": 1}')$$);
+SELECT raid_try($$SELECT raid.audit('m_audit', options => '{"folds": 50}')$$);
+SELECT raid_try($$SELECT raid.audit('m_audit', options => '{"fold": 5}')$$);
+SELECT raid_try($$SELECT raid.audit('m_audit', options => '{"attackers": ["svm"]}')$$);
+SELECT raid_try($$SELECT raid.audit('m_audit', options => '{"attackers": []}')$$);
+SELECT raid_try($$SELECT raid.audit('m_audit', options => '{"attackers": 1}')$$);
+SELECT raid_try($$SELECT raid.audit('m_audit', options => '{"mlp_lr": 0}')$$);
+SELECT raid_try($$SELECT raid.audit('m_audit', options => '{"balance": "yes"}')$$);
+SELECT raid_try($$SELECT raid.audit_embeddings('emb_text', 'uid', 'e', 'syn_users', 'user_id', 'attribute')$$);
+SELECT raid_try($$SELECT raid.audit_embeddings('emb_real', 'uid', 'nope', 'syn_users', 'user_id', 'attribute')$$);
+SELECT raid_try($$SELECT raid.audit_embeddings('emb_real', 'e', 'e', 'syn_users', 'user_id', 'attribute')$$);
+SELECT raid_try($$SELECT raid.audit_embeddings('emb_real', 'uid', 'e', 'syn_users', 'attribute', 'attribute')$$);
+SELECT raid_try($$SELECT raid.audit_embeddings('emb_mixed', 'uid', 'e', 'syn_users', 'user_id', 'attribute')$$);
+SELECT raid_try($$SELECT raid.audit_embeddings('emb_null_elem', 'uid', 'e', 'syn_users', 'user_id', 'attribute')$$);
+SELECT raid_try($$SELECT raid.audit_embeddings('emb_nan', 'uid', 'e', 'syn_users', 'user_id', 'attribute')$$);
+SELECT raid_try($$SELECT raid.audit_embeddings('emb_null', 'uid', 'e', 'syn_users', 'user_id', 'attribute')$$);
+SELECT raid_try($$SELECT raid.audit_embeddings('emb_dup', 'uid', 'e', 'syn_users', 'user_id', 'attribute')$$);
+SELECT raid_try($$SELECT raid.audit_embeddings('emb_2d', 'uid', 'e', 'syn_users', 'user_id', 'attribute')$$);
+SELECT raid_try($$SELECT raid.audit_embeddings(NULL, 'uid', 'e', 'syn_users', 'user_id', 'attribute')$$);
+SELECT raid_try($$SELECT raid.schedule_audit('m_audit', '0 3 * * *')$$);
 SELECT (SELECT count(*) FROM raid.audits) = n AS nothing_stored FROM audits_before;
 
 -- dropping the model keeps its audit history

@@ -43,32 +43,22 @@ SELECT metrics->'defense'->'users_without_attribute' AS without, metrics->'defen
 FROM raid.models WHERE name = 'm_half';
 
 -- errors
-CREATE FUNCTION pg_temp.try(q text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-    hint text;
-BEGIN
-    EXECUTE q;
-    RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS hint = PG_EXCEPTION_HINT;
-    RETURN SQLSTATE || ': ' || SQLERRM || CASE WHEN hint <> '' THEN ' (hint: ' || hint || ')' ELSE '' END;
-END $$;
 CREATE TABLE one_class_users AS SELECT user_id, 'x'::text AS attribute FROM syn_users;
 CREATE TABLE lonely_users AS SELECT user_id, CASE WHEN user_id = 1 THEN 'alone' ELSE 'crowd' END AS attribute FROM syn_users;
 CREATE TABLE dup_users AS SELECT * FROM syn_users UNION ALL SELECT * FROM syn_users WHERE user_id = 3;
 CREATE TEMP TABLE models_before AS SELECT count(*) AS n FROM raid.models;
-SELECT pg_temp.try($$SELECT raid.train('e', 'syn_inter', defense => 'raid')$$);
-SELECT pg_temp.try($$SELECT raid.train('e', 'syn_inter', options => '{"eta": 1}')$$);
-SELECT pg_temp.try($$SELECT raid.train('e', 'syn_inter', attributes => 'one_class_users', attribute_col => 'attribute', defense => 'raid')$$);
-SELECT pg_temp.try($$SELECT raid.train('e', 'syn_inter', attributes => 'lonely_users', attribute_col => 'attribute', defense => 'raid')$$);
-SELECT pg_temp.try($$SELECT raid.train('e', 'syn_inter', attributes => 'dup_users', attribute_col => 'attribute', defense => 'raid')$$);
-SELECT pg_temp.try($$SELECT raid.train('e', 'syn_inter', attributes => 'syn_users', attribute_col => 'attribute', defense => 'raid', options => '{"eta": 0}')$$);
-SELECT pg_temp.try($$SELECT raid.train('e', 'syn_inter', attributes => 'syn_users', attribute_col => 'attribute', defense => 'raid', options => '{"tau": -1}')$$);
-SELECT pg_temp.try($$SELECT raid.train('e', 'syn_inter', attributes => 'syn_users', attribute_col => 'attribute', defense => 'raid', options => '{"xi": 0}')$$);
-SELECT pg_temp.try($$SELECT raid.train('e', 'syn_inter', attributes => 'syn_users', attribute_col => 'attribute', defense => 'raid', options => '{"m": 0}')$$);
-SELECT pg_temp.try($$SELECT raid.train('e', 'syn_inter', attributes => 'syn_users', attribute_col => 'attribute', defense => 'raid', options => '{"sinkhorn_iters": 0}')$$);
-SELECT pg_temp.try($$SELECT raid.train('e', 'syn_inter', attributes => 'syn_users', attribute_col => 'attribute', defense => 'raid', options => '{"sinkhorn_tol": 0}')$$);
-SELECT pg_temp.try($$SELECT raid.train('e', 'syn_inter', attributes => 'syn_users', attribute_col => 'attribute', defense => 'raid', options => '{"phase1_epochs": "5"}')$$);
-SELECT pg_temp.try($$SELECT raid.train('e', 'syn_inter', attributes => 'syn_users', attribute_col => 'attribute', defense => 'raid', options => '{"sample": -1}')$$);
-SELECT pg_temp.try($$SELECT raid.train('e', 'syn_inter', attributes => 'syn_users', attribute_col => 'attribute', defense => 'raid', options => '{"etta": 1}')$$);
+SELECT raid_try($$SELECT raid.train('e', 'syn_inter', defense => 'raid')$$);
+SELECT raid_try($$SELECT raid.train('e', 'syn_inter', options => '{"eta": 1}')$$);
+SELECT raid_try($$SELECT raid.train('e', 'syn_inter', attributes => 'one_class_users', attribute_col => 'attribute', defense => 'raid')$$);
+SELECT raid_try($$SELECT raid.train('e', 'syn_inter', attributes => 'lonely_users', attribute_col => 'attribute', defense => 'raid')$$);
+SELECT raid_try($$SELECT raid.train('e', 'syn_inter', attributes => 'dup_users', attribute_col => 'attribute', defense => 'raid')$$);
+SELECT raid_try($$SELECT raid.train('e', 'syn_inter', attributes => 'syn_users', attribute_col => 'attribute', defense => 'raid', options => '{"eta": 0}')$$);
+SELECT raid_try($$SELECT raid.train('e', 'syn_inter', attributes => 'syn_users', attribute_col => 'attribute', defense => 'raid', options => '{"tau": -1}')$$);
+SELECT raid_try($$SELECT raid.train('e', 'syn_inter', attributes => 'syn_users', attribute_col => 'attribute', defense => 'raid', options => '{"xi": 0}')$$);
+SELECT raid_try($$SELECT raid.train('e', 'syn_inter', attributes => 'syn_users', attribute_col => 'attribute', defense => 'raid', options => '{"m": 0}')$$);
+SELECT raid_try($$SELECT raid.train('e', 'syn_inter', attributes => 'syn_users', attribute_col => 'attribute', defense => 'raid', options => '{"sinkhorn_iters": 0}')$$);
+SELECT raid_try($$SELECT raid.train('e', 'syn_inter', attributes => 'syn_users', attribute_col => 'attribute', defense => 'raid', options => '{"sinkhorn_tol": 0}')$$);
+SELECT raid_try($$SELECT raid.train('e', 'syn_inter', attributes => 'syn_users', attribute_col => 'attribute', defense => 'raid', options => '{"phase1_epochs": "5"}')$$);
+SELECT raid_try($$SELECT raid.train('e', 'syn_inter', attributes => 'syn_users', attribute_col => 'attribute', defense => 'raid', options => '{"sample": -1}')$$);
+SELECT raid_try($$SELECT raid.train('e', 'syn_inter', attributes => 'syn_users', attribute_col => 'attribute', defense => 'raid', options => '{"etta": 1}')$$);
 SELECT (SELECT count(*) FROM raid.models) = n AS nothing_stored FROM models_before;

@@ -1,14 +1,4 @@
 -- Every bad input gets a clear error with its SQLSTATE; nothing is written.
-CREATE FUNCTION pg_temp.try(q text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-    hint text;
-BEGIN
-    EXECUTE q;
-    RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS hint = PG_EXCEPTION_HINT;
-    RETURN SQLSTATE || ': ' || SQLERRM || CASE WHEN hint <> '' THEN ' (hint: ' || hint || ')' ELSE '' END;
-END $$;
 
 CREATE TABLE bad_types (user_id text, item_id int, f float8);
 INSERT INTO bad_types VALUES ('a', 1, 1.0);
@@ -20,69 +10,69 @@ CREATE TEMP TABLE before AS
     SELECT (SELECT count(*) FROM raid.models) AS models, (SELECT count(*) FROM raid.user_embeddings) AS ue;
 
 -- missing table or column
-SELECT pg_temp.try($$SELECT raid.train('e', 'no_such_table')$$);
-SELECT pg_temp.try($$SELECT raid.train('e', 'syn_inter', user_col => 'no_such_col')$$);
-SELECT pg_temp.try($$SELECT raid.train('e', 'syn_inter', item_col => 'no_such_col')$$);
-SELECT pg_temp.try($$SELECT raid.train('e', 'syn_inter', attributes => 'syn_users', attribute_col => 'nope')$$);
-SELECT pg_temp.try($$SELECT raid.train('e', 'syn_inter', attributes => 'no_such_table', attribute_col => 'attribute')$$);
-SELECT pg_temp.try($$SELECT raid.train('e', 'syn_inter', attributes => 'syn_users')$$);
-SELECT pg_temp.try($$SELECT raid.train('e', 'a_sequence')$$);
+SELECT raid_try($$SELECT raid.train('e', 'no_such_table')$$);
+SELECT raid_try($$SELECT raid.train('e', 'syn_inter', user_col => 'no_such_col')$$);
+SELECT raid_try($$SELECT raid.train('e', 'syn_inter', item_col => 'no_such_col')$$);
+SELECT raid_try($$SELECT raid.train('e', 'syn_inter', attributes => 'syn_users', attribute_col => 'nope')$$);
+SELECT raid_try($$SELECT raid.train('e', 'syn_inter', attributes => 'no_such_table', attribute_col => 'attribute')$$);
+SELECT raid_try($$SELECT raid.train('e', 'syn_inter', attributes => 'syn_users')$$);
+SELECT raid_try($$SELECT raid.train('e', 'a_sequence')$$);
 -- id columns that are not integers
-SELECT pg_temp.try($$SELECT raid.train('e', 'bad_types')$$);
-SELECT pg_temp.try($$SELECT raid.train('e', 'bad_types', 'item_id', 'f')$$);
+SELECT raid_try($$SELECT raid.train('e', 'bad_types')$$);
+SELECT raid_try($$SELECT raid.train('e', 'bad_types', 'item_id', 'f')$$);
 -- empty input, only NULL ids
-SELECT pg_temp.try($$SELECT raid.train('e', 'empty_inter')$$);
-SELECT pg_temp.try($$SELECT raid.train('e', 'null_inter')$$);
+SELECT raid_try($$SELECT raid.train('e', 'empty_inter')$$);
+SELECT raid_try($$SELECT raid.train('e', 'null_inter')$$);
 -- NULL or empty required arguments
-SELECT pg_temp.try($$SELECT raid.train(NULL, 'syn_inter')$$);
-SELECT pg_temp.try($$SELECT raid.train('e', NULL)$$);
-SELECT pg_temp.try($$SELECT raid.train('', 'syn_inter')$$);
-SELECT pg_temp.try($$SELECT raid.train('e', 'syn_inter', defense => NULL)$$);
+SELECT raid_try($$SELECT raid.train(NULL, 'syn_inter')$$);
+SELECT raid_try($$SELECT raid.train('e', NULL)$$);
+SELECT raid_try($$SELECT raid.train('', 'syn_inter')$$);
+SELECT raid_try($$SELECT raid.train('e', 'syn_inter', defense => NULL)$$);
 -- defenses
-SELECT pg_temp.try($$SELECT raid.train('e', 'syn_inter', defense => 'dp')$$);
-SELECT pg_temp.try($$SELECT raid.train('e', 'syn_inter', defense => 'magic')$$);
+SELECT raid_try($$SELECT raid.train('e', 'syn_inter', defense => 'dp')$$);
+SELECT raid_try($$SELECT raid.train('e', 'syn_inter', defense => 'magic')$$);
 -- options: unknown key, wrong type, out of range
-SELECT pg_temp.try($$SELECT raid.train('e', 'syn_inter', options => '{"dims": 8}')$$);
-SELECT pg_temp.try($$SELECT raid.train('e', 'syn_inter', options => '[1, 2]')$$);
-SELECT pg_temp.try($$SELECT raid.train('e', 'syn_inter', options => '"dim"')$$);
-SELECT pg_temp.try($$SELECT raid.train('e', 'syn_inter', options => '{"dim": "64"}')$$);
-SELECT pg_temp.try($$SELECT raid.train('e', 'syn_inter', options => '{"dim": 0}')$$);
-SELECT pg_temp.try($$SELECT raid.train('e', 'syn_inter', options => '{"dim": 2000}')$$);
-SELECT pg_temp.try($$SELECT raid.train('e', 'syn_inter', options => '{"dim": 8.5}')$$);
-SELECT pg_temp.try($$SELECT raid.train('e', 'syn_inter', options => '{"epochs": 0}')$$);
-SELECT pg_temp.try($$SELECT raid.train('e', 'syn_inter', options => '{"lr": 0}')$$);
-SELECT pg_temp.try($$SELECT raid.train('e', 'syn_inter', options => '{"lr": -1}')$$);
-SELECT pg_temp.try($$SELECT raid.train('e', 'syn_inter', options => '{"negatives": -1}')$$);
-SELECT pg_temp.try($$SELECT raid.train('e', 'syn_inter', options => '{"l2": -0.1}')$$);
-SELECT pg_temp.try($$SELECT raid.train('e', 'syn_inter', options => '{"seed": -1}')$$);
-SELECT pg_temp.try($$SELECT raid.train('e', 'syn_inter', options => '{"seed": 1e30}')$$);
-SELECT pg_temp.try($$SELECT raid.train('e', 'syn_inter', options => '{"threads": 5000}')$$);
-SELECT pg_temp.try($$SELECT raid.train('e', 'syn_inter', options => '{"replace": 1}')$$);
-SELECT pg_temp.try($$SELECT raid.train('e', 'syn_inter', options => '{"holdout": "yes"}')$$);
-SELECT pg_temp.try($$SELECT raid.train('e', 'syn_inter', options => '{"lr": null}')$$);
+SELECT raid_try($$SELECT raid.train('e', 'syn_inter', options => '{"dims": 8}')$$);
+SELECT raid_try($$SELECT raid.train('e', 'syn_inter', options => '[1, 2]')$$);
+SELECT raid_try($$SELECT raid.train('e', 'syn_inter', options => '"dim"')$$);
+SELECT raid_try($$SELECT raid.train('e', 'syn_inter', options => '{"dim": "64"}')$$);
+SELECT raid_try($$SELECT raid.train('e', 'syn_inter', options => '{"dim": 0}')$$);
+SELECT raid_try($$SELECT raid.train('e', 'syn_inter', options => '{"dim": 2000}')$$);
+SELECT raid_try($$SELECT raid.train('e', 'syn_inter', options => '{"dim": 8.5}')$$);
+SELECT raid_try($$SELECT raid.train('e', 'syn_inter', options => '{"epochs": 0}')$$);
+SELECT raid_try($$SELECT raid.train('e', 'syn_inter', options => '{"lr": 0}')$$);
+SELECT raid_try($$SELECT raid.train('e', 'syn_inter', options => '{"lr": -1}')$$);
+SELECT raid_try($$SELECT raid.train('e', 'syn_inter', options => '{"negatives": -1}')$$);
+SELECT raid_try($$SELECT raid.train('e', 'syn_inter', options => '{"l2": -0.1}')$$);
+SELECT raid_try($$SELECT raid.train('e', 'syn_inter', options => '{"seed": -1}')$$);
+SELECT raid_try($$SELECT raid.train('e', 'syn_inter', options => '{"seed": 1e30}')$$);
+SELECT raid_try($$SELECT raid.train('e', 'syn_inter', options => '{"threads": 5000}')$$);
+SELECT raid_try($$SELECT raid.train('e', 'syn_inter', options => '{"replace": 1}')$$);
+SELECT raid_try($$SELECT raid.train('e', 'syn_inter', options => '{"holdout": "yes"}')$$);
+SELECT raid_try($$SELECT raid.train('e', 'syn_inter', options => '{"lr": null}')$$);
 -- an existing model without replace
-SELECT pg_temp.try($$SELECT raid.train('m1', 'syn_inter')$$);
+SELECT raid_try($$SELECT raid.train('m1', 'syn_inter')$$);
 -- recommend: unknown model, k <= 0, unknown user
-SELECT pg_temp.try($$SELECT * FROM raid.recommend('no_such_model', 1, 10)$$);
-SELECT pg_temp.try($$SELECT * FROM raid.recommend('m1', 1, 0)$$);
-SELECT pg_temp.try($$SELECT * FROM raid.recommend('m1', 1, -5)$$);
-SELECT pg_temp.try($$SELECT * FROM raid.recommend('m1', 123456789, 10)$$);
+SELECT raid_try($$SELECT * FROM raid.recommend('no_such_model', 1, 10)$$);
+SELECT raid_try($$SELECT * FROM raid.recommend('m1', 1, 0)$$);
+SELECT raid_try($$SELECT * FROM raid.recommend('m1', 1, -5)$$);
+SELECT raid_try($$SELECT * FROM raid.recommend('m1', 123456789, 10)$$);
 -- drop_model: unknown model
-SELECT pg_temp.try($$SELECT raid.drop_model('no_such_model')$$);
+SELECT raid_try($$SELECT raid.drop_model('no_such_model')$$);
 -- synthetic: bad sizes, NULLs, an existing table
-SELECT pg_temp.try($$SELECT raid.synthetic('x_i', 'x_u', n_users => 1)$$);
-SELECT pg_temp.try($$SELECT raid.synthetic('x_i', 'x_u', n_items => 1)$$);
-SELECT pg_temp.try($$SELECT raid.synthetic('x_i', 'x_u', classes => 1)$$);
-SELECT pg_temp.try($$SELECT raid.synthetic('x_i', 'x_u', n_items => 10, interactions_per_user => 10)$$);
-SELECT pg_temp.try($$SELECT raid.synthetic('x_i', 'x_u', signal => -1)$$);
-SELECT pg_temp.try($$SELECT raid.synthetic('x_i', 'x_u', seed => -1)$$);
-SELECT pg_temp.try($$SELECT raid.synthetic('x_i', NULL)$$);
-SELECT pg_temp.try($$SELECT raid.synthetic('syn_inter', 'x_u')$$);
-SELECT pg_temp.try($$SELECT raid.synthetic('x_i', 'syn_users')$$);
+SELECT raid_try($$SELECT raid.synthetic('x_i', 'x_u', n_users => 1)$$);
+SELECT raid_try($$SELECT raid.synthetic('x_i', 'x_u', n_items => 1)$$);
+SELECT raid_try($$SELECT raid.synthetic('x_i', 'x_u', classes => 1)$$);
+SELECT raid_try($$SELECT raid.synthetic('x_i', 'x_u', n_items => 10, interactions_per_user => 10)$$);
+SELECT raid_try($$SELECT raid.synthetic('x_i', 'x_u', signal => -1)$$);
+SELECT raid_try($$SELECT raid.synthetic('x_i', 'x_u', seed => -1)$$);
+SELECT raid_try($$SELECT raid.synthetic('x_i', NULL)$$);
+SELECT raid_try($$SELECT raid.synthetic('syn_inter', 'x_u')$$);
+SELECT raid_try($$SELECT raid.synthetic('x_i', 'syn_users')$$);
 SELECT to_regclass('x_i') IS NULL AS nothing_created;
 
 -- a sweep: each argument of raid.train replaced by NULL; the server survives
-SELECT i, pg_temp.try(format($$SELECT raid.train(%s, %s, %s, %s, %s, %s, %s, %s)$$,
+SELECT i, raid_try(format($$SELECT raid.train(%s, %s, %s, %s, %s, %s, %s, %s)$$,
     CASE WHEN i = 1 THEN 'NULL' ELSE '''sweep''' END,
     CASE WHEN i = 2 THEN 'NULL' ELSE '''syn_inter''' END,
     CASE WHEN i = 3 THEN 'NULL' ELSE '''user_id''' END,

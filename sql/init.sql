@@ -1,5 +1,17 @@
 -- Creating the extension: schema, tables, functions.
 CREATE EXTENSION raid;
+-- Used by the later suites: runs a statement and returns its SQLSTATE, message
+-- and hint (or 'no error'), so error cases sit beside the good ones.
+CREATE FUNCTION raid_try(q text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    hint text;
+BEGIN
+    EXECUTE q;
+    RETURN 'no error';
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS hint = PG_EXCEPTION_HINT;
+    RETURN SQLSTATE || ': ' || SQLERRM || CASE WHEN hint <> '' THEN ' (hint: ' || hint || ')' ELSE '' END;
+END $$;
 
 SELECT extname, extversion FROM pg_extension WHERE extname = 'raid';
 

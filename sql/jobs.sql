@@ -1,16 +1,6 @@
 -- Background jobs: what is deterministic without a launcher serving this
 -- database (the test cluster's raid.database_name is 'postgres'; the
 -- integration tests cover running jobs).
-CREATE FUNCTION pg_temp.try(q text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-    hint text;
-BEGIN
-    EXECUTE q;
-    RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS hint = PG_EXCEPTION_HINT;
-    RETURN SQLSTATE || ': ' || SQLERRM || CASE WHEN hint <> '' THEN ' (hint: ' || hint || ')' ELSE '' END;
-END $$;
 
 SHOW raid.max_workers;
 SHOW raid.database_name;
@@ -19,22 +9,22 @@ INSERT INTO job_inter VALUES (1, 1), (1, 2), (2, 2);
 CREATE TEMP TABLE job_temp (user_id int, item_id int);
 
 -- arguments are checked first
-SELECT pg_temp.try($$SELECT raid.submit_train(NULL, 'job_inter')$$);
-SELECT pg_temp.try($$SELECT raid.submit_train('m', NULL)$$);
-SELECT pg_temp.try($$SELECT raid.submit_train('m', 'no_such_table')$$);
-SELECT pg_temp.try($$SELECT raid.submit_train('m', 'job_temp')$$);
-SELECT pg_temp.try($$SELECT raid.submit_audit(NULL)$$);
-SELECT pg_temp.try($$SELECT raid.submit_audit('m', 'job_temp', 'a')$$);
+SELECT raid_try($$SELECT raid.submit_train(NULL, 'job_inter')$$);
+SELECT raid_try($$SELECT raid.submit_train('m', NULL)$$);
+SELECT raid_try($$SELECT raid.submit_train('m', 'no_such_table')$$);
+SELECT raid_try($$SELECT raid.submit_train('m', 'job_temp')$$);
+SELECT raid_try($$SELECT raid.submit_audit(NULL)$$);
+SELECT raid_try($$SELECT raid.submit_audit('m', 'job_temp', 'a')$$);
 -- then the database: jobs run only in raid.database_name
-SELECT pg_temp.try($$SELECT raid.submit_train('m', 'job_inter')$$);
-SELECT pg_temp.try($$SELECT raid.submit_audit('m')$$);
+SELECT raid_try($$SELECT raid.submit_train('m', 'job_inter')$$);
+SELECT raid_try($$SELECT raid.submit_audit('m')$$);
 SELECT count(*) FROM raid.jobs;
 
 -- unknown jobs
-SELECT pg_temp.try($$SELECT raid.cancel_job(424242)$$);
-SELECT pg_temp.try($$SELECT raid.cancel_job(NULL)$$);
-SELECT pg_temp.try($$SELECT raid.wait_job(424242)$$);
-SELECT pg_temp.try($$SELECT raid.wait_job(NULL)$$);
+SELECT raid_try($$SELECT raid.cancel_job(424242)$$);
+SELECT raid_try($$SELECT raid.cancel_job(NULL)$$);
+SELECT raid_try($$SELECT raid.wait_job(424242)$$);
+SELECT raid_try($$SELECT raid.wait_job(NULL)$$);
 
 -- a queued job (inserted directly: no launcher serves this database)
 INSERT INTO raid.job_records (kind, args)
