@@ -3,8 +3,9 @@
 # BENCHMARKS.md): 1M interactions, about 6,000 users and 4,000 items, dim 64,
 # 4 negatives, at 1 and 2 threads; prints load / build / train / evaluate /
 # store seconds and the mean epoch time; then audits the 6,000 users x 64
-# dims with both attackers, 5 folds, at 1 and 2 threads.  Kernel benchmarks:
-# make bench.
+# dims with both attackers, 5 folds, at 1 and 2 threads; then trains with
+# defense 'raid' against the planted attribute at 1 and 2 threads and
+# prints Phase I and Phase II epoch times.  Kernel benchmarks: make bench.
 #
 #   scripts/bench.sh [EPOCHS]     (default 5)
 set -euo pipefail
@@ -40,3 +41,16 @@ for threads in 1 2; do
         FROM raid.audit('bench_t2', 'bench_users', 'attribute', '{\"threads\": $threads}')" -c "\\timing on" \
         -c "SELECT count(*) FROM raid.audit('bench_t2', 'bench_users', 'attribute', '{\"threads\": $threads}')"
 done
+for threads in 1 2; do
+    psql -c "SELECT users, round(ndcg_at_10::numeric, 4) AS ndcg_at_10
+             FROM raid.train('bench_raid_t$threads', 'bench_inter', attributes => 'bench_users',
+                 attribute_col => 'attribute', defense => 'raid',
+                 options => '{\"dim\": 64, \"negatives\": 4, \"epochs\": $((epochs + 5)), \"threads\": $threads}')"
+done
+psql -c "\\pset title 'defense raid: Phase I vs Phase II epochs (seconds)'" -c "
+    SELECT options->'threads' AS threads, metrics->'defense'->'phase1_epoch_seconds' AS phase1_epoch,
+           metrics->'defense'->'phase2_epoch_seconds' AS phase2_epoch,
+           round(((metrics->'defense'->>'phase2_epoch_seconds')::numeric
+                  / (metrics->'defense'->>'phase1_epoch_seconds')::numeric), 2) AS ratio,
+           metrics->'defense'->'recomputations' AS recomputations, metrics->'defense'->'ot_seconds' AS ot
+    FROM raid.models WHERE name LIKE 'bench_raid_t%' ORDER BY name"
