@@ -46,13 +46,20 @@ _PG_init(void)
 							 false,
 							 PGC_USERSET, 0,
 							 NULL, NULL, NULL);
-	DefineCustomStringVariable("raid.database_name",
-							   "Database in which raid's background jobs run.",
-							   "raid.submit_train() and raid.submit_audit() work only there.",
-							   &raid_database_name,
-							   "postgres",
-							   PGC_POSTMASTER, 0,
-							   NULL, NULL, NULL);
+	/*
+	 * A PGC_POSTMASTER setting can only be defined while the postmaster
+	 * loads the library: defining it when a backend loads raid without the
+	 * preload is a FATAL error.  Without the preload there are no jobs, so
+	 * the setting is not needed there.
+	 */
+	if (process_shared_preload_libraries_in_progress)
+		DefineCustomStringVariable("raid.database_name",
+								   "Database in which raid's background jobs run.",
+								   "raid.submit_train() and raid.submit_audit() work only there.",
+								   &raid_database_name,
+								   "postgres",
+								   PGC_POSTMASTER, 0,
+								   NULL, NULL, NULL);
 	DefineCustomIntVariable("raid.max_workers",
 							"Maximum number of raid background jobs running at once.",
 							"Further jobs wait in the queue, first in first out; "
