@@ -7,9 +7,7 @@ fresh_db it_cancel
 
 q "SELECT * FROM raid.synthetic('inter', 'users', n_users => 3000, n_items => 2000, interactions_per_user => 100)" >/dev/null
 q "SELECT users FROM raid.train('m', 'inter', options => '{\"dim\": 8, \"epochs\": 2}')" >/dev/null
-snapshot="SELECT (SELECT count(*) FROM raid.models) || '/' || (SELECT count(*) FROM raid.user_embeddings)
-          || '/' || (SELECT count(*) FROM raid.item_embeddings) || '/' || (SELECT count(*) FROM raid.user_items)
-          || '/' || (SELECT model_id || ':' || (options->>'dim') FROM raid.models WHERE name = 'm')"
+snapshot=$(snapshot_sql m)
 before=$(q "$snapshot")
 out_file=$(mktemp)
 trap 'rm -f "$out_file"' EXIT

@@ -9,9 +9,7 @@ q "DROP TABLE IF EXISTS jc_inter, jc_users" >/dev/null
 q "CREATE EXTENSION raid"
 q "SELECT * FROM raid.synthetic('jc_inter', 'jc_users', n_users => 3000, n_items => 2000, interactions_per_user => 100)" >/dev/null
 q "SELECT users FROM raid.train('jc', 'jc_inter', options => '{\"dim\": 8, \"epochs\": 2}')" >/dev/null
-snapshot="SELECT (SELECT count(*) FROM raid.models) || '/' || (SELECT count(*) FROM raid.user_embeddings)
-          || '/' || (SELECT count(*) FROM raid.item_embeddings) || '/' || (SELECT count(*) FROM raid.user_items)
-          || '/' || (SELECT model_id || ':' || (options->>'dim') FROM raid.models WHERE name = 'jc')"
+snapshot=$(snapshot_sql jc)
 before=$(q "$snapshot")
 
 # a running job

@@ -12,9 +12,7 @@ q "DROP TABLE IF EXISTS jk_inter, jk_users" >/dev/null
 q "CREATE EXTENSION raid"
 q "SELECT * FROM raid.synthetic('jk_inter', 'jk_users', n_users => 3000, n_items => 2000, interactions_per_user => 100)" >/dev/null
 q "SELECT users FROM raid.train('jk', 'jk_inter', options => '{\"dim\": 8, \"epochs\": 2}')" >/dev/null
-snapshot="SELECT (SELECT count(*) FROM raid.models) || '/' || (SELECT count(*) FROM raid.user_embeddings)
-          || '/' || (SELECT count(*) FROM raid.item_embeddings) || '/' || (SELECT count(*) FROM raid.user_items)
-          || '/' || (SELECT model_id || ':' || (options->>'dim') FROM raid.models WHERE name = 'jk')"
+snapshot=$(snapshot_sql jk)
 before=$(q "$snapshot")
 long="SELECT raid.submit_train('jk', 'jk_inter', options => '{\"epochs\": 10000, \"replace\": true}')"
 

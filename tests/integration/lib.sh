@@ -31,3 +31,11 @@ check_true() {
 }
 
 now() { date +%s.%N; }
+
+# snapshot_sql MODEL: a query whose answer changes if any model row, embedding
+# or training-item row is written, or if MODEL is replaced
+snapshot_sql() {
+    echo "SELECT (SELECT count(*) FROM raid.models) || '/' || (SELECT count(*) FROM raid.user_embeddings)
+          || '/' || (SELECT count(*) FROM raid.item_embeddings) || '/' || (SELECT count(*) FROM raid.user_items)
+          || '/' || (SELECT model_id || ':' || (options->>'dim') FROM raid.models WHERE name = '$1')"
+}
