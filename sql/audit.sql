@@ -7,7 +7,7 @@ SELECT model, attributes_table, attribute, attacker, classes, users, folds,
        round(f1::numeric, 3) AS f1, round(balanced_accuracy::numeric, 3) AS bacc,
        round(auc::numeric, 3) AS auc, chance, seconds > 0 AS timed
 FROM raid.audit('m_audit', options => '{"threads": 1}');
-SELECT count(*) AS stored, bool_and(owner = current_user) AS mine,
+SELECT count(*) AS stored, bool_and(owner = raid.caller()) AS mine,
        bool_and(model_id = (SELECT model_id FROM raid.models WHERE name = 'm_audit')) AS linked
 FROM raid.audits WHERE model = 'm_audit';
 -- details: classes, counts, per-fold figures

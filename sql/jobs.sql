@@ -26,9 +26,13 @@ SELECT raid_try($$SELECT raid.cancel_job(NULL)$$);
 SELECT raid_try($$SELECT raid.wait_job(424242)$$);
 SELECT raid_try($$SELECT raid.wait_job(NULL)$$);
 
--- a queued job (inserted directly: no launcher serves this database)
-INSERT INTO raid.job_records (kind, args)
-VALUES ('train', '{"model": "q", "interactions": "public.job_inter"}') RETURNING job_id AS queued_job \gset
+-- a queued job (inserted directly, as a superuser may: no launcher serves
+-- this database, so raid.enqueue_job refuses it)
+SELECT raid_try($$SELECT raid.enqueue_job('train', '{"model": "q"}')$$);
+SELECT raid_try($$SELECT raid.enqueue_job('rm -rf', '{}')$$);
+INSERT INTO raid.job_records (kind, args, owner, database)
+VALUES ('train', '{"model": "q", "interactions": "public.job_inter"}', raid.caller(), current_database())
+RETURNING job_id AS queued_job \gset
 SELECT status, progress, phase, message, started_at IS NULL AS not_started
 FROM raid.wait_job(:queued_job, '0.2 s');
 SELECT count(*) AS live_slots FROM raid.job_progress();

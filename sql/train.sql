@@ -7,7 +7,7 @@ SELECT model, users, items, interactions, skipped,
 FROM raid.train('m1', 'syn_inter', options => '{"dim": 8, "epochs": 10, "threads": 1, "seed": 3}');
 
 -- the models row: options with defaults filled in, source, counts, metrics
-SELECT name, owner = current_user AS mine, base_model, defense, options, interactions_table,
+SELECT name, owner = raid.caller() AS mine, base_model, defense, options, interactions_table,
        user_col, item_col, attributes_table, attribute_col, users, items, interactions
 FROM raid.models WHERE name = 'm1';
 SELECT array(SELECT jsonb_object_keys(metrics) ORDER BY 1) AS metric_keys,

@@ -11,6 +11,7 @@
  */
 #include "postgres.h"
 
+#include <float.h>
 #include <math.h>
 
 #include "catalog/pg_type.h"
@@ -103,9 +104,14 @@ static void
 add_row(AuditData *d, int64 id, Datum emb, char *label)
 {
 	ArrayType  *arr = DatumGetArrayTypeP(emb);
+	bool		is_double = ARR_ELEMTYPE(arr) == FLOAT8OID;
 	int			len;
 
-	if (ARR_NDIM(arr) != 1 || ARR_ELEMTYPE(arr) != FLOAT4OID)
+	if (ARR_NDIM(arr) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("embedding of user " INT64_FORMAT " is empty", id)));
+	if (ARR_NDIM(arr) != 1 || (ARR_ELEMTYPE(arr) != FLOAT4OID && !is_double))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("embedding of user " INT64_FORMAT " is not a one-dimensional array", id)));
@@ -139,16 +145,25 @@ add_row(AuditData *d, int64 id, Datum emb, char *label)
 	}
 	{
 		const float *src = (const float *) ARR_DATA_PTR(arr);
+		const double *src8 = (const double *) ARR_DATA_PTR(arr);
 		float	   *dst = d->X + d->n * d->dim;
 
 		for (int k = 0; k < len; k++)
 		{
-			if (!isfinite(src[k]))
+			double		v = is_double ? src8[k] : src[k];
+
+			if (!isfinite(v))
 				ereport(ERROR,
 						(errcode(ERRCODE_DATA_EXCEPTION),
 						 errmsg("embedding of user " INT64_FORMAT " contains %s", id,
-								isnan(src[k]) ? "NaN" : "an infinite value")));
-			dst[k] = src[k];
+								isnan(v) ? "NaN" : "an infinite value")));
+			if (fabs(v) > FLT_MAX)
+				ereport(ERROR,
+						(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+						 errmsg("embedding of user " INT64_FORMAT " has a value outside the range of real: %g",
+								id, v),
+						 errdetail("Element %d; attackers work in single precision.", k + 1)));
+			dst[k] = (float) v;
 		}
 	}
 	d->ids[d->n] = id;
@@ -415,8 +430,9 @@ run_audit(FunctionCallInfo fcinfo, const AuditSource *src, RaidAuditOptions *opt
 	double		fraction = 0;
 	char	   *plan = NULL;
 	SPIPlanPtr	insert;
-	Oid			types[15] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT4OID,
-	INT8OID, INT4OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, TEXTOID};
+	RaidUserSwitch sw;
+	Oid			types[16] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT4OID,
+	INT8OID, INT4OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, TEXTOID, REGROLEOID};
 
 	cb->func = audit_free_callback;
 	cb->arg = handle;
@@ -447,18 +463,19 @@ run_audit(FunctionCallInfo fcinfo, const AuditSource *src, RaidAuditOptions *opt
 	raid_audit_free(*handle);
 	*handle = NULL;
 
+	raid_become_owner(&sw);
 	insert = SPI_prepare("INSERT INTO raid.audits (model_id, model, embeddings, attributes_table, "
 						 "attribute, attacker, classes, users, folds, f1, balanced_accuracy, auc, "
-						 "chance, seconds, details) "
-						 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15::jsonb) "
-						 "RETURNING *", 15, types);
+						 "chance, seconds, details, owner) "
+						 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15::jsonb, $16) "
+						 "RETURNING *", 16, types);
 	if (insert == NULL)
 		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
 	for (int i = 0; i < n_results; i++)
 	{
 		const raid_attack_result *r = &results[i];
-		Datum		v[15];
-		char		nulls[15];
+		Datum		v[16];
+		char		nulls[16];
 
 		memset(nulls, ' ', sizeof(nulls));
 		v[0] = Int64GetDatum(src->model_id);
@@ -479,10 +496,12 @@ run_audit(FunctionCallInfo fcinfo, const AuditSource *src, RaidAuditOptions *opt
 		v[12] = Float8GetDatum(r->chance);
 		v[13] = Float8GetDatum(r->seconds);
 		v[14] = CStringGetTextDatum(details_json(opts, &d, r, plan));
+		v[15] = ObjectIdGetDatum(sw.caller);
 		if (SPI_execute_plan(insert, v, nulls, false, 1) != SPI_OK_INSERT_RETURNING)
 			elog(ERROR, "could not store the audit");
 		tuplestore_puttuple(rsinfo->setResult, SPI_tuptable->vals[0]);
 	}
+	raid_restore_user(&sw);
 	SPI_finish();
 }
 
@@ -543,7 +562,10 @@ raid_audit_model(PG_FUNCTION_ARGS)
 
 	raid_require_arg(fcinfo, 0, "model");
 	model = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	raid_check_model_name(model);
 	raid_parse_audit_options(PG_ARGISNULL(3) ? NULL : PG_GETARG_JSONB_P(3), &opts);
+	/* a training or drop of the model waits for the audit, or the audit for it */
+	(void) raid_lock_model(GetUserId(), model, false, false);
 	lookup_model(model, &src.model_id, &rec_attributes, &rec_attribute_col, &user_col);
 	src.model = model;
 
@@ -622,9 +644,11 @@ raid_audit_embeddings(PG_FUNCTION_ARGS)
 	src.attributes = raid_qualified_relname(attr_rel);
 	src.embeddings = psprintf("%s(%s, %s)", emb_table, quote_identifier(id_col),
 							  quote_identifier(emb_col));
-	src.rows_query = psprintf("SELECT e.%s::int8, e.%s::real[], a.%s::text "
+	src.rows_query = psprintf("SELECT e.%s::int8, e.%s%s, a.%s::text "
 							  "FROM %s e LEFT JOIN %s a ON a.%s = e.%s ORDER BY 1",
 							  quote_identifier(id_col), quote_identifier(emb_col),
+							  getBaseType(raid_column_type(emb_rel, emb_col, NULL)) == FLOAT8ARRAYOID ?
+							  "" : "::real[]",
 							  quote_identifier(src.attribute_col), emb_table, src.attributes,
 							  quote_identifier(attr_id_col), quote_identifier(id_col));
 	src.missing_query = psprintf("SELECT count(*) FROM %s a WHERE a.%s IS NOT NULL AND NOT EXISTS "

@@ -63,6 +63,7 @@ typedef struct RaidJobSlot
 {
 	int64		job_id;			/* 0: the slot is free */
 	Oid			database;
+	Oid			owner;			/* the role the job runs as */
 	pid_t		pid;			/* the worker, once it runs */
 	bool		cancellable;	/* the work transaction is running */
 	bool		cancel_requested;
@@ -112,6 +113,7 @@ PGDLLEXPORT void raid_job_worker_main(Datum arg);
 PG_FUNCTION_INFO_V1(raid_job_progress);
 PG_FUNCTION_INFO_V1(raid_cancel_job);
 PG_FUNCTION_INFO_V1(raid_job_check_submit);
+PG_FUNCTION_INFO_V1(raid_enqueue_job);
 
 /* ------------------------------------------------------------------------
  * Shared memory
@@ -144,7 +146,7 @@ jobs_shmem_startup(void)
 
 /* Takes a free slot for a job; -1 if none is free. */
 static int
-slot_acquire(int64 job_id, Oid database)
+slot_acquire(int64 job_id, Oid database, Oid owner)
 {
 	int			found = -1;
 
@@ -156,6 +158,7 @@ slot_acquire(int64 job_id, Oid database)
 			memset(&jobs_shared->slots[i], 0, sizeof(RaidJobSlot));
 			jobs_shared->slots[i].job_id = job_id;
 			jobs_shared->slots[i].database = database;
+			jobs_shared->slots[i].owner = owner;
 			found = i;
 			break;
 		}
@@ -293,7 +296,7 @@ launcher_start(int64 job_id, Oid role)
 	BackgroundWorker worker;
 	BackgroundWorkerHandle *handle;
 	RaidWorkerArgs args;
-	int			slot = slot_acquire(job_id, MyDatabaseId);
+	int			slot = slot_acquire(job_id, MyDatabaseId, role);
 	MemoryContext old;
 	bool		ok;
 
@@ -343,6 +346,7 @@ launcher_iteration(bool *recovered, bool *warned)
 	Datum		values[2];
 	int64		ids[RAID_JOB_SLOTS];
 	Oid			roles[RAID_JOB_SLOTS];
+	char	   *problems[RAID_JOB_SLOTS];
 	int			n_queued = 0;
 	int			room;
 
@@ -385,9 +389,12 @@ launcher_iteration(bool *recovered, bool *warned)
 
 	/* the oldest queued jobs of this database, FIFO */
 	values[1] = Int32GetDatum(room);
-	launcher_exec("SELECT j.job_id, r.oid, r.rolcanlogin, j.owner FROM raid.job_records j "
-				  "LEFT JOIN pg_catalog.pg_roles r ON r.rolname = j.owner "
-				  "WHERE j.status = 'queued' AND j.database = current_database() "
+	launcher_exec("SELECT j.job_id, j.owner::oid, r.rolname::text, r.rolcanlogin, "
+				  "r.oid IS NOT NULL AND pg_catalog.has_database_privilege(r.oid, d.oid, 'CONNECT') "
+				  "FROM raid.job_records j "
+				  "JOIN pg_catalog.pg_database d ON d.datname = pg_catalog.current_database() "
+				  "LEFT JOIN pg_catalog.pg_roles r ON r.oid = j.owner::oid "
+				  "WHERE j.status = 'queued' AND j.database = pg_catalog.current_database() "
 				  "AND NOT (j.job_id = ANY ($1)) ORDER BY j.job_id LIMIT $2",
 				  2, types, values, SPI_OK_SELECT);
 	for (uint64 r = 0; r < SPI_processed && n_queued < RAID_JOB_SLOTS; r++)
@@ -396,30 +403,39 @@ launcher_iteration(bool *recovered, bool *warned)
 		TupleDesc	desc = SPI_tuptable->tupdesc;
 		bool		isnull;
 		bool		canlogin;
-		Datum		d;
+		bool		canconnect;
+		char	   *rolname;
+		Oid			owner;
 
 		ids[n_queued] = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
-		d = SPI_getbinval(tup, desc, 2, &isnull);
-		roles[n_queued] = isnull ? InvalidOid : DatumGetObjectId(d);
-		d = SPI_getbinval(tup, desc, 3, &isnull);
-		canlogin = !isnull && DatumGetBool(d);
-		if (OidIsValid(roles[n_queued]) && !canlogin)
-			roles[n_queued] = InvalidOid;
+		owner = DatumGetObjectId(SPI_getbinval(tup, desc, 2, &isnull));
+		rolname = SPI_getvalue(tup, desc, 3);
+		canlogin = DatumGetBool(SPI_getbinval(tup, desc, 4, &isnull)) && !isnull;
+		canconnect = DatumGetBool(SPI_getbinval(tup, desc, 5, &isnull)) && !isnull;
+		roles[n_queued] = owner;
+		problems[n_queued] = NULL;
+		/* a worker connects as the owner: that role must exist, log in and connect */
+		if (rolname == NULL)
+			problems[n_queued] = psprintf("28000: the role (OID %u) that submitted the job no longer exists",
+										  owner);
+		else if (!canlogin)
+			problems[n_queued] = psprintf("28000: role \"%s\" is not permitted to log in", rolname);
+		else if (!canconnect)
+			problems[n_queued] = psprintf("42501: role \"%s\" has no CONNECT privilege on database \"%s\"",
+										  rolname, get_database_name(MyDatabaseId));
 		n_queued++;
 	}
 
 	for (int i = 0; i < n_queued; i++)
 	{
-		if (!OidIsValid(roles[i]))
+		if (problems[i] != NULL)
 		{
-			Oid			t[1] = {INT8OID};
-			Datum		v[1] = {Int64GetDatum(ids[i])};
+			Oid			t[2] = {INT8OID, TEXTOID};
+			Datum		v[2] = {Int64GetDatum(ids[i]), CStringGetTextDatum(problems[i])};
 
-			/* a worker connects as the owner: that role must exist and log in */
 			launcher_exec("UPDATE raid.job_records SET status = 'failed', finished_at = now(), "
-						  "message = '28000: role \"' || owner || '\" does not exist or is not permitted to log in' "
-						  "WHERE job_id = $1 AND status = 'queued'",
-						  1, t, v, SPI_OK_UPDATE);
+						  "message = $2 WHERE job_id = $1 AND status = 'queued'",
+						  2, t, v, SPI_OK_UPDATE);
 			continue;
 		}
 		if (!launcher_start(ids[i], roles[i]))
@@ -457,6 +473,8 @@ raid_jobs_launcher_main(Datum arg)
 	pgstat_report_appname("raid job launcher");
 	/* job states must survive a crash even where commits are asynchronous */
 	SetConfigOption("synchronous_commit", "on", PGC_USERSET, PGC_S_SESSION);
+	/* it runs as the bootstrap superuser: no object of any role's may shadow its SQL */
+	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION);
 	ereport(LOG,
 			(errmsg("raid job launcher started in database \"%s\"", raid_database_name)));
 
@@ -557,11 +575,14 @@ worker_exec(const char *sql, int nargs, Oid *types, Datum *values, const char *n
 {
 	int			rc;
 	uint64		n;
+	RaidUserSwitch sw;
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
+	/* the job's role may only read raid.job_records: its state is written as the owner */
+	raid_become_owner(&sw);
 	rc = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
 	if (rc != expected)
 		elog(ERROR, "raid job worker: \"%s\" failed: %s", sql, SPI_result_code_string(rc));
@@ -569,6 +590,7 @@ worker_exec(const char *sql, int nargs, Oid *types, Datum *values, const char *n
 	if (kind && n > 0)
 		*kind = MemoryContextStrdup(TopMemoryContext,
 									SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
+	raid_restore_user(&sw);
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
@@ -629,6 +651,7 @@ raid_job_worker_main(Datum arg)
 	SetConfigOption("application_name", activity, PGC_USERSET, PGC_S_SESSION);
 	pgstat_report_appname(activity);
 	SetConfigOption("synchronous_commit", "on", PGC_USERSET, PGC_S_SESSION);
+	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION);
 
 	/* a cancel takes effect only while the work runs */
 	HOLD_CANCEL_INTERRUPTS();
@@ -754,8 +777,8 @@ raid_job_worker_main(Datum arg)
  * ------------------------------------------------------------------------ */
 
 /* Raises 55000 unless jobs can be submitted from this database. */
-Datum
-raid_job_check_submit(PG_FUNCTION_ARGS)
+static void
+check_submit(void)
 {
 	char	   *dbname;
 
@@ -774,6 +797,12 @@ raid_job_check_submit(PG_FUNCTION_ARGS)
 				 errhint("Submit the job from database \"%s\", or set raid.database_name = '%s' "
 						 "and restart the server.",
 						 raid_database_name ? raid_database_name : "", dbname ? dbname : "")));
+}
+
+Datum
+raid_job_check_submit(PG_FUNCTION_ARGS)
+{
+	check_submit();
 	PG_RETURN_VOID();
 }
 
@@ -793,6 +822,9 @@ raid_job_progress(PG_FUNCTION_ARGS)
 	{
 		Datum		values[5];
 		bool		nulls[5] = {0};
+
+		if (slots[i].owner != GetUserId() && !superuser())
+			continue;
 
 		values[0] = Int64GetDatum(slots[i].job_id);
 		values[1] = Int32GetDatum((int32) slots[i].pid);
@@ -819,8 +851,10 @@ raid_cancel_job(PG_FUNCTION_ARGS)
 	Oid			types[1] = {INT8OID};
 	Datum		values[1];
 	char	   *status;
-	char	   *owner;
+	Oid			owner = InvalidOid;
+	bool		isnull;
 	bool		done = false;
+	RaidUserSwitch sw;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -830,17 +864,17 @@ raid_cancel_job(PG_FUNCTION_ARGS)
 	values[0] = Int64GetDatum(job_id);
 
 	SPI_connect();
-	if (SPI_execute_with_args("SELECT status, owner::text FROM raid.job_records "
+	/* as the owner (roles cannot lock or write the rows): check the caller here */
+	raid_become_owner(&sw);
+	if (SPI_execute_with_args("SELECT status, owner::oid FROM raid.job_records "
 							  "WHERE job_id = $1 FOR UPDATE",
 							  1, types, values, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read job " INT64_FORMAT, job_id);
 	status = SPI_processed > 0 ?
 		SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1) : NULL;
-	owner = SPI_processed > 0 ?
-		SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2) : NULL;
-	/* row-level security hides other roles' jobs; so does this check */
-	if (status == NULL ||
-		(!superuser() && strcmp(owner, GetUserNameFromId(GetUserId(), false)) != 0))
+	if (SPI_processed > 0)
+		owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	if (status == NULL || (!superuser_arg(sw.caller) && owner != sw.caller))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("job " INT64_FORMAT " does not exist", job_id)));
@@ -877,6 +911,71 @@ raid_cancel_job(PG_FUNCTION_ARGS)
 					(errmsg("could not send a cancel signal to the worker of job " INT64_FORMAT ": %m",
 							job_id)));
 	}
+	raid_restore_user(&sw);
 	SPI_finish();
 	PG_RETURN_BOOL(done);
+}
+
+/*
+ * raid.enqueue_job(kind, args): queues a job of the caller in this database
+ * and returns its id.  The row is written as the tables' owner (roles cannot
+ * insert job rows), so the job id, owner, database and status are raid's.
+ */
+Datum
+raid_enqueue_job(PG_FUNCTION_ARGS)
+{
+	char	   *kind = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	Jsonb	   *args = PG_GETARG_JSONB_P(1);
+	Oid			types[4] = {TEXTOID, JSONBOID, REGROLEOID, TEXTOID};
+	Datum		values[4];
+	RaidUserSwitch sw;
+	bool		isnull;
+	int64		job_id;
+
+	if (strcmp(kind, "train") != 0 && strcmp(kind, "audit") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown job kind \"%s\"", kind),
+				 errhint("Submit jobs with raid.submit_train() or raid.submit_audit().")));
+	if (!JB_ROOT_IS_OBJECT(args))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("job arguments must be a JSON object")));
+	check_submit();
+	values[0] = CStringGetTextDatum(kind);
+	values[1] = JsonbPGetDatum(args);
+	values[2] = ObjectIdGetDatum(GetUserId());
+	values[3] = CStringGetTextDatum(get_database_name(MyDatabaseId));
+
+	SPI_connect();
+	raid_become_owner(&sw);
+	if (SPI_execute_with_args("INSERT INTO raid.job_records (kind, args, owner, database) "
+							  "VALUES ($1, $2, $3, $4) RETURNING job_id",
+							  4, types, values, NULL, false, 1) != SPI_OK_INSERT_RETURNING)
+		elog(ERROR, "could not queue the job");
+	job_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	raid_restore_user(&sw);
+	SPI_finish();
+	PG_RETURN_INT64(job_id);
+}
+
+void
+raid_jobs_check_drop_extension(void)
+{
+	int			running = 0;
+
+	if (jobs_shared == NULL)
+		return;
+	SpinLockAcquire(&jobs_shared->mutex);
+	for (int i = 0; i < RAID_JOB_SLOTS; i++)
+		if (jobs_shared->slots[i].job_id != 0 && jobs_shared->slots[i].database == MyDatabaseId)
+			running++;
+	SpinLockRelease(&jobs_shared->mutex);
+	if (running > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_IN_USE),
+				 errmsg("cannot drop extension raid while %d of its background jobs %s running",
+						running, running == 1 ? "is" : "are"),
+				 errdetail("A running job holds locks on raid's tables until it ends."),
+				 errhint("Cancel them with raid.cancel_job(job_id) (see raid.jobs), or wait for them to end.")));
 }

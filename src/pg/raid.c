@@ -4,15 +4,20 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_attribute.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
+#include "common/hashfn.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "storage/lock.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/syscache.h"
 
 #include "raid_pg.h"
 
@@ -69,6 +74,7 @@ _PG_init(void)
 							PGC_SIGHUP, 0,
 							NULL, NULL, NULL);
 	MarkGUCPrefixReserved("raid");
+	raid_admin_init();
 
 	/* the launcher and its shared memory exist only under preload */
 	if (process_shared_preload_libraries_in_progress)
@@ -210,8 +216,9 @@ void
 raid_check_integer_column(Oid relid, const char *col)
 {
 	Oid			type = raid_column_type(relid, col, NULL);
+	Oid			base = getBaseType(type);	/* a domain over an integer type is one */
 
-	if (type != INT2OID && type != INT4OID && type != INT8OID)
+	if (base != INT2OID && base != INT4OID && base != INT8OID)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
 				 errmsg("column \"%s\" of table %s must be of an integer type, not %s",
@@ -221,12 +228,12 @@ raid_check_integer_column(Oid relid, const char *col)
 bool
 raid_select_model(const char *name, const char *columns, bool missing_ok)
 {
-	Oid			types[1] = {TEXTOID};
-	Datum		values[1] = {CStringGetTextDatum(name)};
-	char	   *sql = psprintf("SELECT %s FROM raid.models WHERE name = $1 AND owner = current_user",
+	Oid			types[2] = {TEXTOID, OIDOID};
+	Datum		values[2] = {CStringGetTextDatum(name), ObjectIdGetDatum(GetUserId())};
+	char	   *sql = psprintf("SELECT %s FROM raid.models WHERE name = $1 AND owner = $2",
 							   columns);
 
-	if (SPI_execute_with_args(sql, 1, types, values, NULL, false, 1) != SPI_OK_SELECT)
+	if (SPI_execute_with_args(sql, 2, types, values, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not look up model \"%s\"", name);
 	if (SPI_processed > 0)
 		return true;
@@ -245,4 +252,79 @@ raid_elapsed_seconds(instr_time start)
 	INSTR_TIME_SET_CURRENT(now);
 	INSTR_TIME_SUBTRACT(now, start);
 	return INSTR_TIME_GET_DOUBLE(now);
+}
+
+Oid
+raid_tables_owner(void)
+{
+	Oid			nsp = get_namespace_oid("raid", false);
+	Oid			relid = get_relname_relid("models", nsp);
+	HeapTuple	tup;
+	Oid			owner;
+
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("table raid.models does not exist"),
+				 errhint("Recreate the extension: DROP EXTENSION raid; CREATE EXTENSION raid.")));
+	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+	return owner;
+}
+
+void
+raid_become_owner(RaidUserSwitch *sw)
+{
+	Oid			owner = raid_tables_owner();
+
+	GetUserIdAndSecContext(&sw->caller, &sw->sec_context);
+	SetUserIdAndSecContext(owner, sw->sec_context | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+}
+
+void
+raid_restore_user(const RaidUserSwitch *sw)
+{
+	SetUserIdAndSecContext(sw->caller, sw->sec_context);
+}
+
+/* field4 of raid's advisory lock tags, apart from pg_advisory_lock's 1 and 2 */
+#define RAID_LOCK_CLASS 0x5241
+
+bool
+raid_lock_model(Oid owner, const char *name, bool exclusive, bool nowait)
+{
+	LOCKTAG		tag;
+	uint32		h = hash_bytes((const unsigned char *) name, (int) strlen(name));
+
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, owner, h, RAID_LOCK_CLASS);
+	return LockAcquire(&tag, exclusive ? ExclusiveLock : ShareLock, false, nowait) !=
+		LOCKACQUIRE_NOT_AVAIL;
+}
+
+void
+raid_model_busy_error(const char *name)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+			 errmsg("model \"%s\" is in use by another session", name),
+			 errdetail("Another session is training, dropping or auditing it."),
+			 errhint("Wait for that session to finish, or use another model name.")));
+}
+
+void
+raid_check_model_name(const char *name)
+{
+	if (name[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("model name must not be empty")));
+	if (strlen(name) > RAID_MAX_MODEL_NAME)
+		ereport(ERROR,
+				(errcode(ERRCODE_NAME_TOO_LONG),
+				 errmsg("model name is too long (%zu bytes)", strlen(name)),
+				 errdetail("A model name has at most %d bytes.", RAID_MAX_MODEL_NAME)));
 }

@@ -90,6 +90,49 @@ extern void raid_check_integer_column(Oid relid, const char *col);
  */
 extern bool raid_select_model(const char *name, const char *columns, bool missing_ok);
 
+/* ------------------------------------------------------------------------
+ * Who writes raid's tables (raid.c)
+ *
+ * Roles may only read raid's tables (SELECT, row-level security).  raid's
+ * functions check the caller, then write as the tables' owner (the
+ * extension's owner) with raid_become_owner() / raid_restore_user(); an
+ * ERROR restores the caller's identity when the (sub)transaction aborts.
+ * Everything run as the owner filters rows by the caller's OID explicitly
+ * (the owner bypasses row-level security).
+ * ------------------------------------------------------------------------ */
+
+typedef struct RaidUserSwitch
+{
+	Oid			caller;			/* GetUserId() before the switch */
+	int			sec_context;
+} RaidUserSwitch;
+
+extern Oid	raid_tables_owner(void);
+extern void raid_become_owner(RaidUserSwitch *sw);
+extern void raid_restore_user(const RaidUserSwitch *sw);
+
+/*
+ * The per-(owner, model name) lock, held to the end of the transaction:
+ * training and dropping take it exclusively without waiting (false if another
+ * session holds it), audits take it shared and wait.
+ */
+extern bool raid_lock_model(Oid owner, const char *name, bool exclusive, bool nowait);
+
+/* Raises 55P03 naming the model: another session trains, drops or audits it. */
+extern void raid_model_busy_error(const char *name) pg_attribute_noreturn();
+
+/* Raises 22023/42622 unless a model name is non-empty and short enough. */
+extern void raid_check_model_name(const char *name);
+
+/* Longest model name in bytes (that of a PostgreSQL identifier). */
+#define RAID_MAX_MODEL_NAME (NAMEDATALEN - 1)
+
+/* jobs.c: raises 55006 while background jobs of this database run. */
+extern void raid_jobs_check_drop_extension(void);
+
+/* admin.c: installs the DROP EXTENSION guard (from _PG_init). */
+extern void raid_admin_init(void);
+
 /* Seconds between two instr_time readings. */
 extern double raid_elapsed_seconds(instr_time start);
 

@@ -79,6 +79,7 @@ raid_recommend(PG_FUNCTION_ARGS)
 	bool		isnull;
 	raid_error	err;
 
+	raid_check_model_name(model);
 	if (k <= 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

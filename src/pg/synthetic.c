@@ -13,6 +13,8 @@
 #include "nodes/makefuncs.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
 #include "utils/varlena.h"
 
 #include "raid_pg.h"
@@ -22,18 +24,29 @@ PG_FUNCTION_INFO_V1(raid_synthetic_sql);
 /* pairs written per INSERT statement */
 #define SYNTH_BATCH 1000000
 
-/* Parses a possibly qualified table name and returns it quoted for SQL. */
+/*
+ * Parses a possibly qualified table name and returns it schema-qualified and
+ * quoted for SQL: an unqualified name goes where CREATE TABLE would put it
+ * under the caller's search_path, resolved before raid pins its own.
+ */
 static char *
 quoted_table_name(text *name, const char *argname)
 {
 	List	   *names = textToQualifiedNameList(name);
 	RangeVar   *rv = makeRangeVarFromNameList(names);
+	Oid			nsp;
 
 	if (rv->catalogname != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("%s must not name a database", argname)));
-	return quote_qualified_identifier(rv->schemaname, rv->relname);
+	if (rv->relpersistence == RELPERSISTENCE_TEMP ||
+		(rv->schemaname && strcmp(rv->schemaname, "pg_temp") == 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("%s must not be a temporary table", argname)));
+	nsp = RangeVarGetCreationNamespace(rv);
+	return quote_qualified_identifier(get_namespace_name(nsp), rv->relname);
 }
 
 static void
@@ -64,6 +77,7 @@ raid_synthetic_sql(PG_FUNCTION_ARGS)
 	const int32 *classes;
 	Datum		values[3];
 	bool		nulls[3] = {false, false, false};
+	int			guc_level;
 
 	for (int i = 0; i < (int) lengthof(argnames); i++)
 		if (PG_ARGISNULL(i))
@@ -103,6 +117,10 @@ raid_synthetic_sql(PG_FUNCTION_ARGS)
 	classes = raid_synthetic_user_classes(h->synthetic);
 
 	SPI_connect();
+	/* every statement below runs under a search_path no role can plant objects in */
+	guc_level = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
 	run_sql(psprintf("CREATE TABLE %s (user_id bigint NOT NULL, item_id bigint NOT NULL)", itable),
 			SPI_OK_UTILITY);
 	run_sql(psprintf("CREATE TABLE %s (user_id bigint PRIMARY KEY, attribute text NOT NULL)", utable),
@@ -152,6 +170,7 @@ raid_synthetic_sql(PG_FUNCTION_ARGS)
 								  1, types, v, NULL, false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "could not insert synthetic users");
 	}
+	AtEOXact_GUC(true, guc_level);
 	SPI_finish();
 	raid_core_handles_release(h);
 

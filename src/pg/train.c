@@ -119,10 +119,7 @@ parse_args(FunctionCallInfo fcinfo, TrainArgs *a)
 	a->attribute_col = PG_ARGISNULL(5) ? NULL : pstrdup(NameStr(*PG_GETARG_NAME(5)));
 	a->defense = text_to_cstring(PG_GETARG_TEXT_PP(6));
 
-	if (a->model[0] == '\0')
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("model name must not be empty")));
+	raid_check_model_name(a->model);
 
 	check_defense(a->defense);
 	a->raid_defense = strcmp(a->defense, "raid") == 0;
@@ -511,17 +508,17 @@ append_metric(StringInfo s, const char *key, double value, bool present)
 /* Inserts the models row and returns its model_id. */
 static int64
 insert_model_row(const TrainArgs *a, const raid_dataset_info *info,
-				 const char *metrics)
+				 const char *metrics, Oid owner)
 {
 	const char *sql = "INSERT INTO raid.models (name, base_model, defense, options, "
 		"interactions_table, user_col, item_col, attributes_table, attribute_col, "
-		"users, items, interactions, metrics) "
-		"VALUES ($1, 'mf', $2, $3::jsonb, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb) "
+		"users, items, interactions, metrics, owner) "
+		"VALUES ($1, 'mf', $2, $3::jsonb, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb, $13) "
 		"RETURNING model_id";
-	Oid			types[12] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, NAMEOID, NAMEOID,
-	TEXTOID, NAMEOID, INT8OID, INT8OID, INT8OID, TEXTOID};
-	Datum		values[12];
-	char		nulls[12];
+	Oid			types[13] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, NAMEOID, NAMEOID,
+	TEXTOID, NAMEOID, INT8OID, INT8OID, INT8OID, TEXTOID, REGROLEOID};
+	Datum		values[13];
+	char		nulls[13];
 	bool		isnull;
 
 	memset(nulls, ' ', sizeof(nulls));
@@ -545,8 +542,9 @@ insert_model_row(const TrainArgs *a, const raid_dataset_info *info,
 	values[9] = Int64GetDatum(info->n_items);
 	values[10] = Int64GetDatum(info->n_interactions);
 	values[11] = CStringGetTextDatum(metrics);
+	values[12] = ObjectIdGetDatum(owner);
 
-	if (SPI_execute_with_args(sql, 12, types, values, nulls, false, 1) != SPI_OK_INSERT_RETURNING)
+	if (SPI_execute_with_args(sql, 13, types, values, nulls, false, 1) != SPI_OK_INSERT_RETURNING)
 		elog(ERROR, "could not insert the model row");
 	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 }
@@ -594,6 +592,7 @@ raid_train(PG_FUNCTION_ARGS)
 	int64		model_id;
 	TrainTimes	t = {0};
 	UserClasses classes = {0};
+	RaidUserSwitch sw;
 	instr_time	start,
 				stage;
 	StringInfoData epochs_json;
@@ -607,6 +606,9 @@ raid_train(PG_FUNCTION_ARGS)
 	tupdesc = BlessTupleDesc(tupdesc);
 
 	parse_args(fcinfo, &a);
+	/* one training (or drop) of a name at a time, decided now, not at the store */
+	if (!raid_lock_model(GetUserId(), a.model, true, true))
+		raid_model_busy_error(a.model);
 	h = raid_core_handles_create();
 
 	SPI_connect();
@@ -697,9 +699,10 @@ raid_train(PG_FUNCTION_ARGS)
 	}
 	appendStringInfo(&metrics, ", \"epochs\": %s}", epochs_json.data);
 
+	raid_become_owner(&sw);
 	if (existing != 0)
 		delete_model(existing);
-	model_id = insert_model_row(&a, &info, metrics.data);
+	model_id = insert_model_row(&a, &info, metrics.data, sw.caller);
 	store_embeddings("user_embeddings", "user_id", model_id,
 					 raid_dataset_user_ids(h->dataset),
 					 raid_mf_user_embeddings(h->trainer), info.n_users, a.opts.mf.dim);
@@ -709,6 +712,7 @@ raid_train(PG_FUNCTION_ARGS)
 	store_user_items(model_id, h->dataset, info.n_users);
 	t.store = raid_elapsed_seconds(stage);
 	update_store_seconds(model_id, t.store);
+	raid_restore_user(&sw);
 
 	raid_core_handles_release(h);
 	SPI_finish();

@@ -8,7 +8,7 @@
 CREATE TABLE raid.models (
     model_id          bigserial PRIMARY KEY,
     name              text NOT NULL CHECK (name <> ''),
-    owner             name NOT NULL DEFAULT current_user,
+    owner             regrole NOT NULL,
     base_model        text NOT NULL DEFAULT 'mf',
     defense           text NOT NULL DEFAULT 'none',
     options           jsonb NOT NULL DEFAULT '{}',
@@ -50,16 +50,26 @@ CREATE TABLE raid.user_items (
 );
 COMMENT ON TABLE raid.user_items IS 'the items each user trained on (excluded by raid.recommend)';
 
--- Every role may train and keep its own models; row-level security keeps
--- each role to its own rows (superusers see all).
+-- The role whose rows the caller sees and creates: current_user, as an OID
+-- (a role renamed keeps its rows; a new role of a dropped role's name does
+-- not inherit them).
+CREATE FUNCTION raid.caller()
+RETURNS regrole
+AS 'MODULE_PATHNAME', 'raid_caller'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION raid.caller IS 'the current role as regrole: the owner of the rows the caller creates and sees';
+
+-- Every role may train and keep its own models.  Roles read raid's tables
+-- (row-level security keeps each role to its own rows; superusers see all)
+-- and change them only through raid's functions, which write as the
+-- extension's owner after checking the caller: PUBLIC has SELECT and nothing
+-- else, so no role can lock, fill or probe the tables directly.
 GRANT USAGE ON SCHEMA raid TO PUBLIC;
-GRANT SELECT, INSERT, UPDATE, DELETE ON raid.models, raid.user_embeddings,
-    raid.item_embeddings, raid.user_items TO PUBLIC;
-GRANT USAGE ON SEQUENCE raid.models_model_id_seq TO PUBLIC;
+GRANT SELECT ON raid.models, raid.user_embeddings, raid.item_embeddings, raid.user_items TO PUBLIC;
 
 ALTER TABLE raid.models ENABLE ROW LEVEL SECURITY;
-CREATE POLICY models_owner ON raid.models
-    USING (owner = current_user) WITH CHECK (owner = current_user);
+CREATE POLICY models_owner ON raid.models FOR SELECT
+    USING (owner = raid.caller());
 
 ALTER TABLE raid.user_embeddings ENABLE ROW LEVEL SECURITY;
 CREATE POLICY user_embeddings_owner ON raid.user_embeddings
@@ -107,7 +117,8 @@ CREATE FUNCTION raid.train(
     options       jsonb DEFAULT '{}')
 RETURNS raid.train_summary
 AS 'MODULE_PATHNAME', 'raid_train'
-LANGUAGE C VOLATILE PARALLEL UNSAFE;
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION raid.train IS 'trains and stores a model from an interaction table, returns its summary';
 
 -- ---------------------------------------------------------------------------
@@ -117,27 +128,15 @@ COMMENT ON FUNCTION raid.train IS 'trains and stores a model from an interaction
 CREATE FUNCTION raid.recommend(model text, user_id bigint, k integer DEFAULT 10)
 RETURNS TABLE (item_id bigint, score real)
 AS 'MODULE_PATHNAME', 'raid_recommend'
-LANGUAGE C STABLE STRICT PARALLEL SAFE;
+LANGUAGE C STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION raid.recommend IS 'top-k items for a user, best first, excluding the items the user trained on';
 
 CREATE FUNCTION raid.drop_model(model text, if_exists boolean DEFAULT false)
 RETURNS boolean
-LANGUAGE plpgsql VOLATILE STRICT
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    DELETE FROM raid.models m WHERE m.name = model AND m.owner = current_user;
-    IF FOUND THEN
-        RETURN true;
-    END IF;
-    IF if_exists THEN
-        RAISE NOTICE 'model "%" does not exist, skipping', model;
-        RETURN false;
-    END IF;
-    RAISE EXCEPTION 'model "%" does not exist', model
-        USING ERRCODE = 'undefined_object';
-END;
-$$;
+AS 'MODULE_PATHNAME', 'raid_drop_model'
+LANGUAGE C VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION raid.drop_model IS 'drops a model and its embeddings';
 
 -- ---------------------------------------------------------------------------
@@ -166,7 +165,7 @@ COMMENT ON FUNCTION raid.synthetic IS 'creates an interactions table and a users
 
 CREATE TABLE raid.audits (
     audit_id          bigserial PRIMARY KEY,
-    owner             name NOT NULL DEFAULT current_user,
+    owner             regrole NOT NULL,
     model_id          bigint REFERENCES raid.models ON DELETE SET NULL,
     model             text,
     embeddings        text,
@@ -188,11 +187,10 @@ CREATE TABLE raid.audits (
 COMMENT ON TABLE raid.audits IS 'attribute-inference attacks on user embeddings: one row per attacker and audit';
 CREATE INDEX ON raid.audits (model_id);
 
-GRANT SELECT, INSERT, UPDATE, DELETE ON raid.audits TO PUBLIC;
-GRANT USAGE ON SEQUENCE raid.audits_audit_id_seq TO PUBLIC;
+GRANT SELECT ON raid.audits TO PUBLIC;
 ALTER TABLE raid.audits ENABLE ROW LEVEL SECURITY;
-CREATE POLICY audits_owner ON raid.audits
-    USING (owner = current_user) WITH CHECK (owner = current_user);
+CREATE POLICY audits_owner ON raid.audits FOR SELECT
+    USING (owner = raid.caller());
 SELECT pg_catalog.pg_extension_config_dump('raid.audits', '');
 SELECT pg_catalog.pg_extension_config_dump('raid.audits_audit_id_seq', '');
 
@@ -203,7 +201,8 @@ CREATE FUNCTION raid.audit(
     options       jsonb DEFAULT '{}')
 RETURNS SETOF raid.audits
 AS 'MODULE_PATHNAME', 'raid_audit_model'
-LANGUAGE C VOLATILE PARALLEL UNSAFE;
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION raid.audit IS 'attacks a model''s user embeddings to infer an attribute; stores and returns one row per attacker';
 
 CREATE FUNCTION raid.audit_embeddings(
@@ -216,7 +215,8 @@ CREATE FUNCTION raid.audit_embeddings(
     options          jsonb DEFAULT '{}')
 RETURNS SETOF raid.audits
 AS 'MODULE_PATHNAME', 'raid_audit_embeddings'
-LANGUAGE C VOLATILE PARALLEL UNSAFE;
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION raid.audit_embeddings IS 'attacks any table of user embeddings (real[], float8[] or pgvector vector)';
 
 -- Scheduled audits with pg_cron (which must be installed in this database).
@@ -233,10 +233,10 @@ BEGIN
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = 'Add pg_cron to shared_preload_libraries, set cron.database_name to this database, and run CREATE EXTENSION pg_cron.';
     END IF;
-    IF NOT EXISTS (SELECT 1 FROM raid.models m WHERE m.name = model AND m.owner = current_user) THEN
+    IF NOT EXISTS (SELECT 1 FROM raid.models m WHERE m.name = model AND m.owner = raid.caller()) THEN
         RAISE EXCEPTION 'model "%" does not exist', model USING ERRCODE = 'undefined_object';
     END IF;
-    IF NOT EXISTS (SELECT 1 FROM raid.models m WHERE m.name = model AND m.owner = current_user
+    IF NOT EXISTS (SELECT 1 FROM raid.models m WHERE m.name = model AND m.owner = raid.caller()
                    AND m.attributes_table IS NOT NULL) THEN
         RAISE EXCEPTION 'model "%" was trained without attributes, so raid.audit(''%'') has nothing to attack', model, model
             USING ERRCODE = 'invalid_parameter_value',
@@ -285,8 +285,8 @@ CREATE TABLE raid.job_records (
     job_id       bigserial PRIMARY KEY,
     kind         text NOT NULL CHECK (kind IN ('train', 'audit')),
     args         jsonb NOT NULL,
-    owner        name NOT NULL DEFAULT current_user,
-    database     name NOT NULL DEFAULT current_database(),
+    owner        regrole NOT NULL,
+    database     name NOT NULL,
     status       text NOT NULL DEFAULT 'queued'
                  CHECK (status IN ('queued', 'running', 'succeeded', 'failed', 'cancelled')),
     progress     double precision NOT NULL DEFAULT 0 CHECK (progress BETWEEN 0 AND 1),
@@ -302,11 +302,10 @@ CREATE TABLE raid.job_records (
 COMMENT ON TABLE raid.job_records IS 'background jobs (read them through raid.jobs, which adds live progress)';
 CREATE INDEX ON raid.job_records (job_id) WHERE status IN ('queued', 'running');
 
-GRANT SELECT, INSERT, UPDATE, DELETE ON raid.job_records TO PUBLIC;
-GRANT USAGE ON SEQUENCE raid.job_records_job_id_seq TO PUBLIC;
+GRANT SELECT ON raid.job_records TO PUBLIC;
 ALTER TABLE raid.job_records ENABLE ROW LEVEL SECURITY;
-CREATE POLICY job_records_owner ON raid.job_records
-    USING (owner = current_user) WITH CHECK (owner = current_user);
+CREATE POLICY job_records_owner ON raid.job_records FOR SELECT
+    USING (owner = raid.caller());
 -- pg_dump keeps the history of finished jobs (not queued or running ones).
 SELECT pg_catalog.pg_extension_config_dump('raid.job_records',
     'WHERE status IN (''succeeded'', ''failed'', ''cancelled'')');
@@ -317,7 +316,8 @@ CREATE FUNCTION raid.job_progress(
     OUT epoch integer, OUT phase text)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'raid_job_progress'
-LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+LANGUAGE C VOLATILE PARALLEL RESTRICTED
+SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION raid.job_progress IS 'live progress of the running jobs of this database, from shared memory';
 
 CREATE VIEW raid.jobs WITH (security_invoker = true) AS
@@ -334,8 +334,18 @@ GRANT SELECT ON raid.jobs TO PUBLIC;
 CREATE FUNCTION raid.job_check_submit()
 RETURNS void
 AS 'MODULE_PATHNAME', 'raid_job_check_submit'
-LANGUAGE C VOLATILE;
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION raid.job_check_submit IS 'raises 55000 unless jobs can be submitted here (preload, raid.database_name)';
+
+-- Queues a job of the caller in this database (the submit functions call it
+-- after their checks; the worker checks the arguments again, as the caller).
+CREATE FUNCTION raid.enqueue_job(kind text, args jsonb)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'raid_enqueue_job'
+LANGUAGE C VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION raid.enqueue_job IS 'queues a train or audit job of the current role (used by raid.submit_train and raid.submit_audit)';
 
 -- Checks shared by the submit functions: required arguments, no temporary
 -- tables (a worker is another session), then the server's setup.
@@ -373,8 +383,6 @@ RETURNS bigint
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    job bigint;
 BEGIN
     IF interactions IS NULL THEN
         RAISE EXCEPTION 'argument "interactions" must not be NULL' USING ERRCODE = 'null_value_not_allowed';
@@ -382,13 +390,10 @@ BEGIN
     PERFORM raid.job_check_args(model, ARRAY[interactions, attributes]);
     PERFORM raid.job_check_submit();
     -- relation names are stored schema-qualified (search_path is pg_catalog here)
-    INSERT INTO raid.job_records (kind, args)
-    VALUES ('train', jsonb_build_object(
+    RETURN raid.enqueue_job('train', jsonb_build_object(
         'model', model, 'interactions', interactions::text, 'user_col', user_col,
         'item_col', item_col, 'attributes', attributes::text, 'attribute_col', attribute_col,
-        'defense', defense, 'options', options))
-    RETURNING job_id INTO job;
-    RETURN job;
+        'defense', defense, 'options', options));
 END;
 $$;
 COMMENT ON FUNCTION raid.submit_train IS 'queues raid.train() with these arguments as a background job; returns its job_id';
@@ -402,17 +407,12 @@ RETURNS bigint
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    job bigint;
 BEGIN
     PERFORM raid.job_check_args(model, ARRAY[attributes]);
     PERFORM raid.job_check_submit();
-    INSERT INTO raid.job_records (kind, args)
-    VALUES ('audit', jsonb_build_object(
+    RETURN raid.enqueue_job('audit', jsonb_build_object(
         'model', model, 'attributes', attributes::text, 'attribute_col', attribute_col,
-        'options', options))
-    RETURNING job_id INTO job;
-    RETURN job;
+        'options', options));
 END;
 $$;
 COMMENT ON FUNCTION raid.submit_audit IS 'queues raid.audit() with these arguments as a background job; returns its job_id';
@@ -420,7 +420,8 @@ COMMENT ON FUNCTION raid.submit_audit IS 'queues raid.audit() with these argumen
 CREATE FUNCTION raid.cancel_job(job_id bigint)
 RETURNS boolean
 AS 'MODULE_PATHNAME', 'raid_cancel_job'
-LANGUAGE C VOLATILE;
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION raid.cancel_job IS 'cancels a queued or running job of the current role; false if it had already ended';
 
 CREATE FUNCTION raid.wait_job(job_id bigint, timeout interval DEFAULT NULL)
@@ -448,3 +449,23 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION raid.wait_job IS 'waits until a job ends (or the timeout passes) and returns its row';
+
+-- ---------------------------------------------------------------------------
+-- Ownership.  Rows belong to a role by OID.  PostgreSQL cannot see them as
+-- dependencies of the role, so before DROP ROLE move them to another role or
+-- drop them (as REASSIGN OWNED and DROP OWNED do for PostgreSQL's objects).
+-- ---------------------------------------------------------------------------
+
+CREATE FUNCTION raid.reassign_owned(old_role regrole, new_role regrole)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'raid_reassign_owned'
+LANGUAGE C VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION raid.reassign_owned IS 'gives old_role''s models, audits and finished jobs to new_role; returns the number of rows moved';
+
+CREATE FUNCTION raid.drop_owned(role regrole)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'raid_drop_owned'
+LANGUAGE C VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION raid.drop_owned IS 'drops a role''s models (with their embeddings), audits and finished jobs; returns the number of rows dropped';

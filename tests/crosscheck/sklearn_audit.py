@@ -35,12 +35,12 @@ def main():
                 (model, json.dumps({"store_folds": True})))
     raid = {attacker: (bacc, details) for attacker, bacc, details in cur.fetchall()}
     cur.execute("""SELECT attributes_table, attribute_col, user_col FROM raid.models
-                   WHERE name = %s AND owner = current_user""", (model,))
+                   WHERE name = %s AND owner = raid.caller()""", (model,))
     attributes, attribute, user_col = cur.fetchone()
     cur.execute(f"""SELECT e.user_id, e.embedding, a."{attribute}"::text
                     FROM raid.user_embeddings e JOIN raid.models m USING (model_id)
                     JOIN {attributes} a ON a."{user_col}" = e.user_id
-                    WHERE m.name = %s AND m.owner = current_user
+                    WHERE m.name = %s AND m.owner = raid.caller()
                       AND a."{attribute}" IS NOT NULL""", (model,))
     rows = cur.fetchall()
     index = {uid: i for i, (uid, _, _) in enumerate(rows)}

@@ -36,6 +36,7 @@ err=$(psql -X -q -At -U raid_it_bob -v VERBOSITY=verbose -c "SELECT raid.cancel_
 echo "$err" | grep -q "42704" || fail "bob cancelling alice's job: $err"
 pass "bob cannot cancel alice's job (42704, as for an unknown job)"
 err=$(psql -X -q -At -U raid_it_bob -c "UPDATE raid.job_records SET status = 'cancelled' WHERE job_id = $ja" 2>&1 || true)
+echo "$err" | grep -q "permission denied" || fail "bob updating a job row: $err"
 check "bob cannot update alice's job row" "$(qa "SELECT status FROM raid.jobs WHERE job_id = $ja")" "running"
 check "the worker runs as alice" "$(q "SELECT usename FROM pg_stat_activity WHERE pid = (SELECT worker_pid FROM raid.jobs WHERE job_id = $ja)")" "raid_it_alice"
 check "alice cancels her own job" "$(qa "SELECT raid.cancel_job($ja)")" "t"
