@@ -71,6 +71,42 @@ SELECT raid_try($$SELECT raid.synthetic('syn_inter', 'x_u')$$);
 SELECT raid_try($$SELECT raid.synthetic('x_i', 'syn_users')$$);
 SELECT to_regclass('x_i') IS NULL AS nothing_created;
 
+-- names: empty (22023) and too long (42622), before any work, everywhere
+SELECT raid_try($$SELECT raid.train('', 'syn_inter')$$);
+SELECT raid_try(format('SELECT raid.train(%L, %L)', repeat('m', 6400), 'syn_inter'));
+SELECT raid_try(format('SELECT raid.train(%L, %L)', repeat('m', 64), 'syn_inter'));
+SELECT raid_try($$SELECT raid.recommend('', 1)$$);
+SELECT raid_try($$SELECT raid.audit('')$$);
+SELECT raid_try($$SELECT raid.drop_model('')$$);
+SELECT raid_try(format('SELECT raid.drop_model(%L)', repeat('m', 64)));
+SELECT raid_try($$SELECT raid.job_check_args('', '{}')$$);
+SELECT raid_try(format('SELECT raid.job_check_args(%L, %L)', repeat('m', 64), '{}'));
+
+-- option values beyond float8 name the key
+SELECT raid_try($$SELECT raid.train('big', 'syn_inter', options => '{"lr": 1e400}')$$);
+SELECT raid_try($$SELECT raid.train('big', 'syn_inter', options => '{"l2": -1e400}')$$);
+SELECT raid_try($$SELECT raid.audit_embeddings('raid.user_embeddings', 'user_id', 'embedding', 'syn_users', 'user_id', 'attribute', '{"mlp_lr": 1e400}')$$);
+
+-- a domain over an integer type is an integer id column
+CREATE DOMAIN user_key AS integer CHECK (VALUE > 0);
+CREATE TABLE dom_inter AS SELECT user_id::user_key AS user_id, item_id FROM syn_inter;
+SELECT users, items FROM raid.train('dom', 'dom_inter', options => '{"dim": 2, "epochs": 1, "threads": 1}');
+SELECT raid.drop_model('dom');
+DROP TABLE dom_inter;
+DROP DOMAIN user_key;
+
+-- audit_embeddings: a value beyond real names the user; '{}' is empty
+CREATE TABLE wide_emb (user_id bigint, e float8[]);
+INSERT INTO wide_emb SELECT user_id, ARRAY[user_id % 7, 1.0] FROM syn_users;
+UPDATE wide_emb SET e = ARRAY[1e300, 1.0] WHERE user_id = 17;
+SELECT raid_try($$SELECT raid.audit_embeddings('wide_emb', 'user_id', 'e', 'syn_users', 'user_id', 'attribute')$$);
+UPDATE wide_emb SET e = '{}' WHERE user_id = 17;
+SELECT raid_try($$SELECT raid.audit_embeddings('wide_emb', 'user_id', 'e', 'syn_users', 'user_id', 'attribute')$$);
+UPDATE wide_emb SET e = ARRAY[0.5, 1.0] WHERE user_id = 17;
+SELECT attacker, users FROM raid.audit_embeddings('wide_emb', 'user_id', 'e', 'syn_users', 'user_id', 'attribute',
+    '{"attackers": "logistic", "threads": 1}');
+DROP TABLE wide_emb;
+
 -- a sweep: each argument of raid.train replaced by NULL; the server survives
 SELECT i, raid_try(format($$SELECT raid.train(%s, %s, %s, %s, %s, %s, %s, %s)$$,
     CASE WHEN i = 1 THEN 'NULL' ELSE '''sweep''' END,

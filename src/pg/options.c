@@ -229,17 +229,20 @@ apply_option(const OptionSpec *spec, const JsonbValue *v, void *target)
 
 				if (v->type != jbvNumeric)
 					type_error(spec, "a number", v);
-				x = DatumGetFloat8(DirectFunctionCall1(numeric_float8,
+				/* beyond float8 (1e400) is infinite here, so out of range below */
+				x = DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow,
 													   NumericGetDatum(v->val.numeric)));
 				if (isnan(x) || x < spec->min || x > spec->max ||
 					(spec->min_exclusive && x <= spec->min))
 					ereport(ERROR,
 							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-							 errmsg("option \"%s\" must be %s %s and at most %s, got %g",
+							 errmsg("option \"%s\" must be %s %s and at most %s, got %s",
 									spec->name,
 									spec->min_exclusive ? "greater than" : "at least",
 									format_bound(spec->min, false),
-									format_bound(spec->max, false), x)));
+									format_bound(spec->max, false),
+									isinf(x) ? "a number beyond double precision" :
+									psprintf("%g", x))));
 				*(double *) field = x;
 				break;
 			}

@@ -7,7 +7,7 @@
 
 CREATE TABLE raid.models (
     model_id          bigserial PRIMARY KEY,
-    name              text NOT NULL CHECK (name <> ''),
+    name              text NOT NULL CHECK (name <> '' AND octet_length(name) <= 63),
     owner             regrole NOT NULL,
     base_model        text NOT NULL DEFAULT 'mf',
     defense           text NOT NULL DEFAULT 'none',
@@ -359,6 +359,13 @@ DECLARE
 BEGIN
     IF model IS NULL THEN
         RAISE EXCEPTION 'argument "model" must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF model = '' THEN
+        RAISE EXCEPTION 'model name must not be empty' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF octet_length(model) > 63 THEN
+        RAISE EXCEPTION 'model name is too long (% bytes)', octet_length(model)
+            USING ERRCODE = 'name_too_long', DETAIL = 'A model name has at most 63 bytes.';
     END IF;
     SELECT c.oid INTO temp_rel FROM pg_class c
     WHERE c.oid = ANY (relations) AND c.relpersistence = 't' LIMIT 1;

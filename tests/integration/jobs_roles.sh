@@ -55,3 +55,17 @@ check "alice's small job succeeds" "$(qa "SELECT status FROM raid.wait_job($jok,
 check "the model belongs to alice" "$(q "SELECT owner FROM raid.models WHERE name = 'alice_model'")" "raid_it_alice"
 check "alice sees her model" "$(qa "SELECT count(*) FROM raid.recommend('alice_model', 1, 5)")" "5"
 check "bob does not" "$(qb "SELECT count(*) FROM raid.models WHERE name = 'alice_model'")" "0"
+
+# a job whose owner lost CONNECT before it started says so
+q "REVOKE CONNECT ON DATABASE postgres FROM PUBLIC" >/dev/null
+q "GRANT CONNECT ON DATABASE postgres TO raid_it_alice" >/dev/null
+restore_connect() { q "GRANT CONNECT ON DATABASE postgres TO PUBLIC" >/dev/null 2>&1 || true; cleanup; }
+trap restore_connect EXIT
+jc=$(psql -X -q -At -v ON_ERROR_STOP=1 -U raid_it_alice -c "BEGIN" \
+    -c "SELECT raid.submit_train('alice_noconnect', 'jo_inter', options => '{\"dim\": 4, \"epochs\": 1}')" \
+    -c "\\! psql -X -q -U postgres -c 'REVOKE CONNECT ON DATABASE postgres FROM raid_it_alice'" -c "COMMIT")
+check "the job of a role without CONNECT fails with 42501" \
+    "$(q "SELECT status || ' ' || message FROM raid.wait_job($jc, '30 s')")" \
+    "failed 42501: role \"raid_it_alice\" has no CONNECT privilege on database \"postgres\""
+q "GRANT CONNECT ON DATABASE postgres TO PUBLIC" >/dev/null
+q "REVOKE CONNECT ON DATABASE postgres FROM raid_it_alice" >/dev/null
