@@ -7,6 +7,7 @@
 //               raid::InvalidArgument -> RAID_INVALID_ARGUMENT
 //               raid::DataError       -> RAID_DATA_ERROR
 //               raid::LimitExceeded   -> RAID_LIMIT_EXCEEDED
+//               raid::MemoryLimit     -> RAID_OUT_OF_MEMORY (estimate over budget)
 //               std::bad_alloc        -> RAID_OUT_OF_MEMORY
 //               raid::Interrupted     -> RAID_INTERRUPTED
 //               anything else         -> RAID_INTERNAL
@@ -71,6 +72,8 @@ raid_status Guard(raid_error* err, Body&& body) noexcept {
         return SetError(err, RAID_LIMIT_EXCEEDED, e.what());
     } catch (const raid::Interrupted& e) {
         return SetError(err, RAID_INTERRUPTED, e.what());
+    } catch (const raid::MemoryLimit& e) {
+        return SetError(err, RAID_OUT_OF_MEMORY, e.what());
     } catch (const std::bad_alloc&) {
         return SetError(err, RAID_OUT_OF_MEMORY, "out of memory");
     } catch (const std::exception& e) {
@@ -137,6 +140,17 @@ void raid_error_clear(raid_error* err) {
     err->code = RAID_OK;
     err->message[0] = '\0';
 }
+
+/* ----------------------------------------------------------------- guards */
+
+// Installs the process-wide interrupt check (NULL removes it).
+void raid_set_interrupt_check(int (*check)(void)) { raid::SetInterruptCheck(check); }
+
+// Sets the process-wide memory budget (0 = unlimited).
+void raid_set_memory_limit(uint64_t bytes) { raid::SetMemoryLimit(bytes); }
+
+// The process-wide memory budget (0 = unlimited).
+uint64_t raid_memory_limit(void) { return raid::MemoryLimitBytes(); }
 
 /* ---------------------------------------------------------------- dataset */
 

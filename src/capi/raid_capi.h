@@ -18,6 +18,18 @@
  * Threads: functions that take a `threads` count run OpenMP regions with that
  * many threads (0 = OpenMP's default).  Call them only from a thread that
  * may start threads (never from the postmaster).
+ *
+ * Cancellation: every loop that can run long polls the process-wide check of
+ * raid_set_interrupt_check (per user, per positive, per Sinkhorn iteration,
+ * per minibatch, ...) and the call returns RAID_INTERRUPTED soon after the
+ * check says stop.  An object whose call was interrupted may only be freed.
+ *
+ * Memory: every call that allocates large buffers (raid_dataset_append and
+ * _finalize, raid_mf_create, raid_mf_set_defense, raid_evaluate(_popularity),
+ * raid_topk, raid_synthetic_generate, raid_audit_create) first estimates its
+ * working set and fails with RAID_OUT_OF_MEMORY when the estimate exceeds
+ * the budget of raid_set_memory_limit; the audit first lowers the number of
+ * tasks it runs in parallel to fit.
  */
 #ifndef RAID_CAPI_H
 #define RAID_CAPI_H
@@ -36,7 +48,8 @@ typedef enum raid_status
 	RAID_INVALID_ARGUMENT = 1,	/* bad option or argument: 22023 */
 	RAID_DATA_ERROR = 2,		/* input data unusable: 22000 */
 	RAID_LIMIT_EXCEEDED = 3,	/* a size limit: 54000 */
-	RAID_OUT_OF_MEMORY = 4,		/* allocation failed: 53200 */
+	RAID_OUT_OF_MEMORY = 4,		/* allocation failed or the estimate exceeds
+								 * the memory budget: 53200 */
 	RAID_INTERRUPTED = 5,		/* stopped by a cancellation check */
 	RAID_INTERNAL = 6			/* a bug: XX000 */
 } raid_status;
@@ -51,6 +64,31 @@ typedef struct raid_error
 
 /* Clears an error to RAID_OK and an empty message. */
 void		raid_error_clear(raid_error *err);
+
+/* ------------------------------------------------------------------------
+ * Process-wide guards: cancellation and the memory budget
+ * ------------------------------------------------------------------------ */
+
+/*
+ * Process-wide cancellation check: the core calls check() often (from any
+ * thread, including inside parallel regions) and stops with RAID_INTERRUPTED
+ * once it returns nonzero (message "<operation> cancelled", e.g. "training
+ * cancelled").  check must be async-signal-safe-ish: it only reads flags.
+ * NULL removes it.
+ */
+void		raid_set_interrupt_check(int (*check) (void));
+
+/*
+ * Process-wide memory budget in bytes for one operation's estimated working
+ * set; 0 = unlimited (the default).  Operations whose estimate exceeds it
+ * fail with RAID_OUT_OF_MEMORY and a message giving the estimate and the
+ * limit, e.g. "training needs an estimated 12.4 GB of memory, more than the
+ * limit of 6.0 GB" (1 kB = 1024 bytes).
+ */
+void		raid_set_memory_limit(uint64_t bytes);
+
+/* The current memory budget in bytes (0 = unlimited). */
+uint64_t	raid_memory_limit(void);
 
 /* ------------------------------------------------------------------------
  * Dataset: (user id, item id) pairs -> dense CSR with a leave-one-out split

@@ -7,7 +7,19 @@
 //                      InvalidArgument  a bad option or argument        (22023)
 //                      DataError        the input data cannot be used   (22000)
 //                      LimitExceeded    a size limit was hit            (54000)
+//                      MemoryLimit      an operation's estimated memory
+//                                       exceeds the memory budget       (53200)
 //                      Interrupted      a cancellation check said stop
+//   interrupt check  a process-wide callback (SetInterruptCheck) that every
+//                    long loop polls through InterruptRequested(), from any
+//                    thread; once it returns nonzero the loop stops and the
+//                    operation throws Interrupted.  Inside an OpenMP region a
+//                    loop records the request in a StopFlag, skips its
+//                    remaining iterations and throws after the region
+//   memory budget    a process-wide limit in bytes (SetMemoryLimit, 0 =
+//                    unlimited) on one operation's estimated working set;
+//                    every operation estimates its big buffers before it
+//                    allocates them and calls CheckMemory()
 //   key              a 64-bit value derived from (seed, tag, counters...) by a
 //                    counter-based hash; every random choice in the core starts
 //                    from a key, so results never depend on thread scheduling
@@ -20,6 +32,7 @@
 
 #include <cmath>
 #include <cstddef>
+#include <atomic>
 #include <cstdint>
 #include <exception>
 #include <limits>
@@ -53,6 +66,77 @@ class Interrupted : public std::runtime_error {
   public:
     explicit Interrupted(const std::string& what) : std::runtime_error(what) {}
 };
+
+// An operation's estimated memory exceeds the process-wide budget (the
+// message gives the estimate and the limit).
+class MemoryLimit : public std::runtime_error {
+  public:
+    explicit MemoryLimit(const std::string& what) : std::runtime_error(what) {}
+};
+
+// The interrupt check: returns nonzero once work should stop.  It is called
+// from any thread, including inside parallel regions, so it may only read flags.
+using InterruptCheck = int (*)();
+
+// Installs the process-wide interrupt check (null removes it).
+void SetInterruptCheck(InterruptCheck check);
+
+namespace detail {
+extern std::atomic<InterruptCheck> g_interrupt_check;
+}  // namespace detail
+
+// True if the interrupt check asks to stop: one atomic load and, if a check
+// is installed, one call.  Cheap enough to poll per user, per positive, per
+// Sinkhorn iteration or per minibatch.
+inline bool InterruptRequested() {
+    const InterruptCheck check = detail::g_interrupt_check.load(std::memory_order_relaxed);
+    return check != nullptr && check() != 0;
+}
+
+// Throws Interrupted("<what> cancelled") if the interrupt check asks to stop.
+// Never call it inside an OpenMP region (use a StopFlag there).
+void ThrowIfInterrupted(const char* what);
+
+// The interrupt state of one parallel region: threads Poll() it inside their
+// loops and skip the remaining iterations once it returns true; the owner
+// calls ThrowIfStopped() after the region.  Once one thread saw a request,
+// the others stop without calling the check again.
+class StopFlag {
+  public:
+    // True if work should stop (polls the interrupt check unless already stopped).
+    bool Poll() noexcept {
+        if (stop_.load(std::memory_order_relaxed)) return true;
+        if (!InterruptRequested()) return false;
+        stop_.store(true, std::memory_order_relaxed);
+        return true;
+    }
+
+    // True once a Poll() saw a request (no new poll).
+    bool stopped() const noexcept { return stop_.load(std::memory_order_relaxed); }
+
+    // Throws Interrupted("<what> cancelled") if a Poll() saw a request.
+    void ThrowIfStopped(const char* what) const;
+
+  private:
+    std::atomic<bool> stop_{false};
+};
+
+// Sets the process-wide memory budget in bytes (0 = unlimited).
+void SetMemoryLimit(uint64_t bytes);
+
+// The process-wide memory budget in bytes (0 = unlimited).
+uint64_t MemoryLimitBytes();
+
+// True if an estimate of `bytes` fits in the budget.
+bool FitsMemory(double bytes);
+
+// Throws MemoryLimit ("<what> needs an estimated 12.4 GB of memory, more than
+// the limit of 6.0 GB") if the estimate exceeds the budget.  Estimates are
+// doubles so that products of large sizes cannot overflow.
+void CheckMemory(double bytes, const std::string& what);
+
+// Formats a byte count in human units (bytes, kB, MB, GB, TB; 1 kB = 1024 bytes).
+std::string FormatBytes(double bytes);
 
 // Tags that separate the key spaces of different random choices.
 enum RandomTag : uint64_t {

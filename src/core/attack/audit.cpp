@@ -93,6 +93,25 @@ const char* AttackerName(int32_t attacker) {
     }
 }
 
+// Bytes of an audit's inputs and plan (see audit.h).
+double AuditBaseBytes(int64_t n, int32_t dim, int32_t folds) {
+    const double dn = static_cast<double>(n);
+    return 4.0 * dn * dim + 12.0 * dn + 4.0 * dn + 8.0 * dn * folds + 32.0 * dn;
+}
+
+// Bytes of the largest task of an audit (see audit.h).
+double AuditTaskBytes(int64_t n, int32_t dim, int32_t classes, const AuditOptions& o) {
+    const double dn = static_cast<double>(n);
+    double attacker = 0.0;
+    if ((o.attackers & kAttackerMlp) != 0)
+        attacker = std::max(attacker, MlpFitBytes(n, dim, classes, o.Mlp()));
+    if ((o.attackers & kAttackerLogistic) != 0) {
+        const int64_t n_test = (n + o.folds - 1) / std::max(o.folds, 1);
+        attacker = std::max(attacker, LogisticFitBytes(n, n_test, dim, classes));
+    }
+    return 4.0 * dn * dim + 16.0 * dn + 8.0 * dn * classes + attacker;
+}
+
 // Validates, copies the inputs and builds the plan and the task list.
 Audit::Audit(const float* x, const int64_t* ids, const int32_t* labels, int64_t n, int32_t dim,
              int32_t classes, const AuditOptions& options)
@@ -109,18 +128,26 @@ Audit::Audit(const float* x, const int64_t* ids, const int32_t* labels, int64_t 
                             " values");
     if (n > 0 && (x == nullptr || ids == nullptr || labels == nullptr))
         throw InvalidArgument("embeddings, ids and labels must not be null");
+    // Memory: as many parallel tasks as fit in the budget, at least one.
+    const double base = AuditBaseBytes(n, dim, options_.folds);
+    const double task = AuditTaskBytes(n, dim, classes, options_);
+    CheckMemory(base + task, "the audit");
+    threads_ = ResolveThreads(options_.threads);
+    while (threads_ > 1 && !FitsMemory(base + threads_ * task)) --threads_;
     // Labels and class sizes first (the plan checks them), then the features.
     plan_ =
         MakeFoldPlan(ids, labels, n, classes, options_.folds, options_.seed, options_.balance != 0);
-    for (int64_t i = 0; i < n; ++i)
+    const int64_t poll_rows = std::max<int64_t>(1, (int64_t{1} << 16) / dim);
+    for (int64_t i = 0; i < n; ++i) {
+        if (i % poll_rows == 0) ThrowIfInterrupted("audit");
         for (int32_t j = 0; j < dim; ++j)
             if (!std::isfinite(x[i * dim + j]))
                 throw DataError("feature " + std::to_string(j) + " of user " +
                                 std::to_string(ids[i]) + " is not finite");
+    }
     x_.assign(x, x + n * dim);
     ids_.assign(ids, ids + n);
     labels_.assign(labels, labels + n);
-    threads_ = ResolveThreads(options_.threads);
     for (int32_t attacker : {kAttackerMlp, kAttackerLogistic}) {
         if ((options_.attackers & attacker) == 0) continue;
         for (int32_t f = 0; f < options_.folds; ++f) tasks_.push_back({attacker, f});

@@ -20,9 +20,22 @@
 //              `seconds`, the sum of the wall times of its tasks (CPU-like
 //              time: with several threads the elapsed time is shorter)
 //
-// Limits: n * dim <= kMaxAuditValues.  Memory: the input copy (4 n dim
-// bytes) plus, per running task, a standardised copy of its users (4 n dim
-// bytes; logistic regression also keeps a double copy of its training users).
+// Limits: n * dim <= kMaxAuditValues.
+//
+// Memory (checked against the budget of common.h when the audit is created):
+//   base      AuditBaseBytes: the input copy (4 n dim), ids and labels
+//             (12 n), the plan (4 n + 8 n folds) and its sort keys (32 n)
+//   per task  AuditTaskBytes: the fold's standardised copy (4 n dim), labels
+//             and ids (16 n), predictions (8 n classes), plus the larger of
+//             MlpFitBytes (mlp.h) and LogisticFitBytes (logistic.h)
+// The audit runs t tasks at once, t = the largest thread count (at most
+// `threads`) with base + t * per task within the budget; if even one task
+// does not fit, the audit is refused.
+//
+// Cancellation: the tasks poll the interrupt check (per minibatch and epoch
+// of the MLP, per objective evaluation of logistic regression, every few
+// thousand rows while standardising); an interrupted Step() throws
+// Interrupted("audit cancelled") and so does every later Step().
 #ifndef RAID_CORE_ATTACK_AUDIT_H
 #define RAID_CORE_ATTACK_AUDIT_H
 
@@ -43,6 +56,14 @@ enum AttackerKind : int32_t { kAttackerMlp = 1, kAttackerLogistic = 2 };
 constexpr int32_t kMaxAuditFolds = 20;
 constexpr int64_t kMaxAuditValues = int64_t{1} << 27;  // n * dim (512 MiB of floats)
 constexpr int32_t kMaxAuditClasses = 1024;
+
+struct AuditOptions;
+
+// Bytes of an audit's inputs and plan (see Memory above).
+double AuditBaseBytes(int64_t n, int32_t dim, int32_t folds);
+
+// Bytes of the largest task of an audit (see Memory above).
+double AuditTaskBytes(int64_t n, int32_t dim, int32_t classes, const AuditOptions& options);
 
 // Options of an audit (defaults as in raid_capi.h).
 struct AuditOptions {
@@ -111,6 +132,7 @@ class Audit {
     void Run();
 
     bool done() const { return next_ == tasks_.size(); }
+    int threads() const { return threads_; }  // tasks run at once (after the memory cap)
     int64_t n() const { return n_; }
     const FoldPlan& plan() const { return plan_; }
     const AuditOptions& options() const { return options_; }

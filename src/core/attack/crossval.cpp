@@ -10,6 +10,24 @@ namespace raid {
 
 namespace {
 
+constexpr const char* kWhat = "audit";
+constexpr uint64_t kPollCount = uint64_t{1} << 16;  // comparisons or values per poll
+
+// Polls the interrupt check on every kPollCount-th call.
+class CountingPoll {
+  public:
+    void operator()(uint64_t units = 1) {
+        count_ += units;
+        if (count_ >= kPollCount) {
+            count_ = 0;
+            ThrowIfInterrupted(kWhat);
+        }
+    }
+
+  private:
+    uint64_t count_ = 0;
+};
+
 // Rows of each class, ordered by (Key(seed, tag, id), id).
 std::vector<std::vector<int64_t>> RowsByHash(const int64_t* ids, const int32_t* labels, int64_t n,
                                              int32_t classes, uint64_t seed, uint64_t tag) {
@@ -21,7 +39,11 @@ std::vector<std::vector<int64_t>> RowsByHash(const int64_t* ids, const int32_t* 
         auto& k = keyed[c];
         // Distinct ids have distinct keys (Mix64 is a bijection), so the
         // order does not depend on the input order.
-        std::sort(k.begin(), k.end());
+        CountingPoll poll;
+        std::sort(k.begin(), k.end(), [&poll](const auto& a, const auto& b) {
+            poll();
+            return a < b;
+        });
         rows[c].reserve(k.size());
         for (const auto& e : k) rows[c].push_back(e.second);
     }
@@ -30,7 +52,11 @@ std::vector<std::vector<int64_t>> RowsByHash(const int64_t* ids, const int32_t* 
 
 // Sorts input rows by ascending id.
 void SortById(const int64_t* ids, std::vector<int64_t>* rows) {
-    std::sort(rows->begin(), rows->end(), [ids](int64_t a, int64_t b) { return ids[a] < ids[b]; });
+    CountingPoll poll;
+    std::sort(rows->begin(), rows->end(), [ids, &poll](int64_t a, int64_t b) {
+        poll();
+        return ids[a] < ids[b];
+    });
 }
 
 }  // namespace
@@ -59,7 +85,11 @@ FoldPlan MakeFoldPlan(const int64_t* ids, const int32_t* labels, int64_t n, int3
                                   std::to_string(folds) + " folds");
     {
         std::vector<int64_t> sorted(ids, ids + n);
-        std::sort(sorted.begin(), sorted.end());
+        CountingPoll poll;
+        std::sort(sorted.begin(), sorted.end(), [&poll](int64_t a, int64_t b) {
+            poll();
+            return a < b;
+        });
         const auto dup = std::adjacent_find(sorted.begin(), sorted.end());
         if (dup != sorted.end())
             throw DataError("user id " + std::to_string(*dup) + " occurs more than once");
@@ -103,13 +133,16 @@ void GatherStandardized(const float* X, int32_t dim, const std::vector<int64_t>&
                         const std::vector<int64_t>& test, RowMatrixF* x_train, RowMatrixF* x_test) {
     const int64_t n_train = static_cast<int64_t>(train.size());
     std::vector<double> mean(static_cast<size_t>(dim), 0.0), scale(static_cast<size_t>(dim), 0.0);
+    CountingPoll poll;
     // Two passes in double: the mean, then the centred sum of squares.
     for (int64_t i : train) {
+        poll(static_cast<uint64_t>(dim));
         const float* row = X + i * dim;
         for (int32_t j = 0; j < dim; ++j) mean[j] += row[j];
     }
     for (int32_t j = 0; j < dim; ++j) mean[j] /= static_cast<double>(std::max<int64_t>(n_train, 1));
     for (int64_t i : train) {
+        poll(static_cast<uint64_t>(dim));
         const float* row = X + i * dim;
         for (int32_t j = 0; j < dim; ++j) {
             const double d = row[j] - mean[j];
@@ -126,6 +159,7 @@ void GatherStandardized(const float* X, int32_t dim, const std::vector<int64_t>&
     auto gather = [&](const std::vector<int64_t>& rows, RowMatrixF* out) {
         out->resize(static_cast<Eigen::Index>(rows.size()), dim);
         for (size_t r = 0; r < rows.size(); ++r) {
+            poll(static_cast<uint64_t>(dim));
             const float* row = X + rows[r] * dim;
             float* dst = out->data() + static_cast<int64_t>(r) * dim;
             for (int32_t j = 0; j < dim; ++j)

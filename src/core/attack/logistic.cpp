@@ -25,6 +25,14 @@ void Probabilities(Eigen::MatrixXd* z) {
 
 }  // namespace
 
+// Estimated bytes of Fit() and PredictProba() (see logistic.h).
+double LogisticFitBytes(int64_t n, int64_t n_test, int64_t d, int32_t classes) {
+    const double k = classes == 2 ? 1.0 : classes;
+    const double dn = static_cast<double>(n), dd = static_cast<double>(d);
+    const double nt = static_cast<double>(n_test);
+    return 8.0 * dn * dd + 24.0 * dn * k + 16.0 * 12.0 * (dd + 1.0) * k + 8.0 * nt * (dd + 2.0 * k);
+}
+
 // Copies the data and builds the targets.
 LogisticObjective::LogisticObjective(const RowMatrixF& x, const int32_t* labels, int32_t classes,
                                      double c)
@@ -84,8 +92,13 @@ void LogisticRegression::Fit(const RowMatrixF& x, const int32_t* labels, int32_t
     LbfgsOptions lo;
     lo.max_iterations = options.max_iter;
     lo.gradient_tolerance = options.tol;
+    // Every evaluation (an L-BFGS iteration runs one or a few) polls the
+    // interrupt check first.
     summary_ = MinimizeLbfgs(
-        [&objective](const Eigen::VectorXd& t, Eigen::VectorXd* g) { return objective(t, g); },
+        [&objective](const Eigen::VectorXd& t, Eigen::VectorXd* g) {
+            ThrowIfInterrupted("audit");
+            return objective(t, g);
+        },
         &theta, lo);
     if (summary_.termination == LbfgsTermination::kNonFinite || !std::isfinite(summary_.f) ||
         !theta.allFinite())

@@ -19,6 +19,12 @@
 //              MovieLens-sized data it takes ~60 iterations and gives the
 //              same predictions as scikit-learn, where a test on the mean
 //              stopped after ~28 and changed a few.
+//   cancellation  every objective evaluation first polls the interrupt check
+//              (common.h); Fit() then throws Interrupted("audit cancelled")
+//   memory     (LogisticFitBytes) the double copy of x (8 n d), targets and
+//              two n x K' work matrices (24 n K'), the L-BFGS pairs
+//              (16 memory (d + 1) K') and the double copy of the rows
+//              PredictProba() scores
 #ifndef RAID_CORE_ATTACK_LOGISTIC_H
 #define RAID_CORE_ATTACK_LOGISTIC_H
 
@@ -55,6 +61,10 @@ class LogisticObjective {
     Eigen::Index n_, d_, k_;
     double c_;
 };
+
+// Estimated bytes of Fit() on n samples of d features and PredictProba() of
+// n_test rows (see memory above).
+double LogisticFitBytes(int64_t n, int64_t n_test, int64_t d, int32_t classes);
 
 // A trained logistic-regression classifier.
 class LogisticRegression {

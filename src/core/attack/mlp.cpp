@@ -19,6 +19,10 @@ using MatrixF = Eigen::MatrixXf;
 using RowVectorF = Eigen::RowVectorXf;
 
 constexpr Eigen::Index kPredictBlock = 4096;  // rows per forward pass when predicting
+constexpr int64_t kTrainWork = int64_t{1} << 24;    // multiply-adds per sub-block GEMM
+constexpr int64_t kForwardWork = int64_t{1} << 26;  // multiply-adds per forward block
+constexpr int64_t kMinBlockRows = 16;
+constexpr const char* kWhat = "audit";
 
 // Fills m with U(-bound, bound) draws, row by row (numpy's (fan_in, fan_out) order).
 template <typename M>
@@ -83,6 +87,45 @@ void AdamStep(const M& g, float beta1, float beta2, float lr_t, float eps, M* w,
 }
 
 }  // namespace
+
+// Rows per sub-block of a minibatch.
+int64_t MlpTrainRows(int64_t d, int64_t hidden, int64_t outputs) {
+    return std::max(kMinBlockRows, kTrainWork / std::max<int64_t>(1, hidden * (d + outputs)));
+}
+
+// Rows per block of a forward pass (never more than kPredictBlock).
+int64_t MlpForwardRows(int64_t d, int64_t hidden, int64_t outputs) {
+    return std::min<int64_t>(
+        kPredictBlock,
+        std::max(kMinBlockRows, kForwardWork / std::max<int64_t>(1, hidden * (d + outputs))));
+}
+
+// Estimated bytes of Fit() (see Memory in mlp.h).
+double MlpFitBytes(int64_t n, int64_t d, int32_t classes, const MlpOptions& o) {
+    const double k = classes == 2 ? 1.0 : classes;
+    const double h = o.hidden;
+    const double dn = static_cast<double>(n), dd = static_cast<double>(d);
+    const double train_rows = static_cast<double>(
+        std::min<int64_t>(std::min<int64_t>(o.batch, n), MlpTrainRows(d, o.hidden, static_cast<int64_t>(k))));
+    const double forward_rows =
+        static_cast<double>(std::min<int64_t>(n, MlpForwardRows(d, o.hidden, static_cast<int64_t>(k))));
+    return 2.0 * dn * dd + 4.0 * dn * k + 24.0 * dn + 20.0 * h * (dd + k + 2.0) +
+           4.0 * train_rows * (dd + 3.0 * h + 3.0 * k) + 8.0 * forward_rows * (h + k);
+}
+
+// Forward() in blocks, polling between them; one block for few rows.
+MatrixF Mlp::ForwardBlocks(const RowMatrixF& x) const {
+    const Eigen::Index rows = static_cast<Eigen::Index>(
+        MlpForwardRows(x.cols(), w1_.cols(), w2_.cols()));
+    if (x.rows() <= rows) return Forward(x);
+    MatrixF out(x.rows(), w2_.cols());
+    for (Eigen::Index start = 0; start < x.rows(); start += rows) {
+        ThrowIfInterrupted(kWhat);
+        const Eigen::Index len = std::min(rows, x.rows() - start);
+        out.middleRows(start, len) = Forward(x.middleRows(start, len));
+    }
+    return out;
+}
 
 // Output-layer probabilities of x.
 MatrixF Mlp::Forward(const Eigen::Ref<const RowMatrixF>& x) const {
@@ -155,7 +198,8 @@ void Mlp::Fit(const RowMatrixF& x, const int32_t* labels, const int64_t* ids, in
     const float l2 = static_cast<float>(o.l2);
     const float beta1 = static_cast<float>(o.beta1), beta2 = static_cast<float>(o.beta2);
     const float eps = static_cast<float>(o.epsilon);
-    RowMatrixF xb(batch, d);
+    const Eigen::Index sub_rows = static_cast<Eigen::Index>(MlpTrainRows(d, h, k));
+    RowMatrixF xb(std::min(batch, sub_rows), d);
     MatrixF yb(batch, k), z1, a1, z2, d1, d2, g_w1, g_w2;
     RowVectorF g_b1, g_b2;
     std::vector<Eigen::Index> order(static_cast<size_t>(n_train));
@@ -172,35 +216,58 @@ void Mlp::Fit(const RowMatrixF& x, const int32_t* labels, const int64_t* ids, in
 
         double epoch_loss = 0.0;
         for (Eigen::Index start = 0; start < n_train; start += batch) {
+            ThrowIfInterrupted(kWhat);
             const Eigen::Index b = std::min(batch, n_train - start);
-            xb.resize(b, d);
-            yb.resize(b, k);
-            for (Eigen::Index r = 0; r < b; ++r) {
-                const Eigen::Index s = order[start + r];
-                xb.row(r) = x.row(train_rows[s]);
-                yb.row(r) = targets.row(s);
-            }
-            // Forward pass.
-            z1.noalias() = xb * w1_;
-            z1.rowwise() += b1_;
-            a1 = z1.cwiseMax(0.0f);
-            z2.noalias() = a1 * w2_;
-            z2.rowwise() += b2_;
             const double penalty =
                 0.5 * o.l2 * (static_cast<double>(w1_.squaredNorm()) + w2_.squaredNorm());
-            epoch_loss += CrossEntropySum(z2, yb) + penalty;  // = B * batch loss
-            OutputActivation(&z2);
-            // Backward pass: delta of the output is p - y for both output kinds.
+            // The minibatch in sub-blocks of at most sub_rows rows: the
+            // gradients' sums over the rows accumulate across sub-blocks (a
+            // minibatch of at most sub_rows rows is one sub-block).
+            double cross_entropy = 0.0;
+            for (Eigen::Index s0 = start; s0 < start + b; s0 += sub_rows) {
+                const bool first = s0 == start;
+                if (!first) ThrowIfInterrupted(kWhat);
+                const Eigen::Index rows = std::min(sub_rows, start + b - s0);
+                xb.resize(rows, d);
+                yb.resize(rows, k);
+                for (Eigen::Index r = 0; r < rows; ++r) {
+                    const Eigen::Index s = order[s0 + r];
+                    xb.row(r) = x.row(train_rows[s]);
+                    yb.row(r) = targets.row(s);
+                }
+                // Forward pass.
+                z1.noalias() = xb * w1_;
+                z1.rowwise() += b1_;
+                a1 = z1.cwiseMax(0.0f);
+                z2.noalias() = a1 * w2_;
+                z2.rowwise() += b2_;
+                cross_entropy += CrossEntropySum(z2, yb);
+                OutputActivation(&z2);
+                // Backward pass: delta of the output is p - y for both output kinds.
+                d2 = z2 - yb;
+                if (first) {
+                    g_w2.noalias() = a1.transpose() * d2;
+                    g_b2 = d2.colwise().sum();
+                } else {
+                    g_w2.noalias() += a1.transpose() * d2;
+                    g_b2 += d2.colwise().sum();
+                }
+                d1.noalias() = d2 * w2_.transpose();
+                d1 = (z1.array() > 0.0f).select(d1, 0.0f);
+                if (first) {
+                    g_w1.noalias() = xb.transpose() * d1;
+                    g_b1 = d1.colwise().sum();
+                } else {
+                    g_w1.noalias() += xb.transpose() * d1;
+                    g_b1 += d1.colwise().sum();
+                }
+            }
+            epoch_loss += cross_entropy + penalty;  // = B * batch loss
             const float inv_b = 1.0f / static_cast<float>(b);
-            d2 = z2 - yb;
-            g_w2.noalias() = a1.transpose() * d2;
             g_w2 = (g_w2 + l2 * w2_) * inv_b;
-            g_b2 = d2.colwise().sum() * inv_b;
-            d1.noalias() = d2 * w2_.transpose();
-            d1 = (z1.array() > 0.0f).select(d1, 0.0f);
-            g_w1.noalias() = xb.transpose() * d1;
+            g_b2 = g_b2 * inv_b;
             g_w1 = (g_w1 + l2 * w1_) * inv_b;
-            g_b1 = d1.colwise().sum() * inv_b;
+            g_b1 = g_b1 * inv_b;
             // Adam with scikit-learn's folded bias correction.
             ++step;
             const double t = static_cast<double>(step);
@@ -219,7 +286,8 @@ void Mlp::Fit(const RowMatrixF& x, const int32_t* labels, const int64_t* ids, in
         if (n_val == 0) continue;
 
         // Early stopping on the holdout's accuracy (scikit-learn's rule).
-        const MatrixF p = Forward(x_val);
+        ThrowIfInterrupted(kWhat);
+        const MatrixF p = ForwardBlocks(x_val);
         int64_t correct = 0;
         for (Eigen::Index r = 0; r < n_val; ++r) correct += PredictedClass(p, r) == y_val[r];
         const double accuracy = static_cast<double>(correct) / static_cast<double>(n_val);
@@ -252,8 +320,10 @@ void Mlp::Fit(const RowMatrixF& x, const int32_t* labels, const int64_t* ids, in
 Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> Mlp::PredictProba(
     const RowMatrixF& x) const {
     Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> out(x.rows(), classes_);
-    for (Eigen::Index start = 0; start < x.rows(); start += kPredictBlock) {
-        const Eigen::Index rows = std::min(kPredictBlock, x.rows() - start);
+    const Eigen::Index block = static_cast<Eigen::Index>(MlpForwardRows(x.cols(), w1_.cols(), w2_.cols()));
+    for (Eigen::Index start = 0; start < x.rows(); start += block) {
+        ThrowIfInterrupted(kWhat);
+        const Eigen::Index rows = std::min(block, x.rows() - start);
         const MatrixF p = Forward(x.middleRows(start, rows));
         if (classes_ == 2) {
             out.block(start, 1, rows, 1) = p.cast<double>();

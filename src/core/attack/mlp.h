@@ -26,6 +26,19 @@
 //              are kept.  Without a holdout (every class has one training
 //              sample) all max_epochs run and the last weights are kept.
 //
+// Work blocks: a minibatch is processed in sub-blocks of at most
+// TrainRows(d, H, K') rows (the gradients are summed over them), and
+// forward passes over many rows in blocks of ForwardRows(d, H, K') rows, so
+// that one block is at most a few tens of millions of multiply-adds; the
+// interrupt check (common.h) is polled per minibatch and per block, and
+// Fit() throws Interrupted("audit cancelled").  With the default sizes every
+// minibatch is one sub-block.
+//
+// Memory (MlpFitBytes), for n samples: the holdout copy and targets
+// (2 n d + 4 n K'), the weights with their Adam moments, best copy and
+// gradient (20 H (d + K')), the activations of one sub-block
+// (4 R (d + 3 H + 3 K')) and of one forward block (8 F (H + K')).
+//
 // Determinism: initial weights from Key(seed, kTagMlpInit), the order of
 // epoch e from Key(seed, kTagMlpShuffle, e), the holdout from the ids; one
 // thread only (Eigen does not parallelise), so the same inputs and seed give
@@ -65,6 +78,15 @@ struct MlpSummary {
     int64_t validation_samples = 0;
 };
 
+// Rows per sub-block of a minibatch (see Work blocks above).
+int64_t MlpTrainRows(int64_t d, int64_t hidden, int64_t outputs);
+
+// Rows per block of a forward pass (see Work blocks above).
+int64_t MlpForwardRows(int64_t d, int64_t hidden, int64_t outputs);
+
+// Estimated bytes of Fit() on n samples of d features (see Memory above).
+double MlpFitBytes(int64_t n, int64_t d, int32_t classes, const MlpOptions& options);
+
 // A trained MLP classifier.
 class Mlp {
   public:
@@ -82,6 +104,10 @@ class Mlp {
   private:
     // Output-layer activations (probabilities of the K' output units) of x.
     Eigen::MatrixXf Forward(const Eigen::Ref<const RowMatrixF>& x) const;
+
+    // Forward() of every row of x in blocks of MlpForwardRows() rows,
+    // polling the interrupt check between blocks.
+    Eigen::MatrixXf ForwardBlocks(const RowMatrixF& x) const;
 
     int32_t classes_ = 0;
     Eigen::MatrixXf w1_, w2_;

@@ -3,6 +3,17 @@
 // Remapping sorts the distinct ids; when the ids span a small range (the usual
 // 1..n case) a direct lookup table replaces the binary search.  Rows are built
 // by a counting sort on the user index followed by a sort + unique per row.
+//
+// Cancellation: every loop over the pairs polls the interrupt check every
+// kPollPairs pairs (the sorts through their comparison), so that Finalize()
+// of hundreds of millions of pairs stops within milliseconds.
+//
+// Memory (the budget of common.h), for P pairs:
+//   Append    the pair buffer: 16 bytes per pair, twice (vector growth
+//             reallocates to double capacity and copies): 32 (P + n)
+//   Finalize  peak while remapping: the raw pairs (16 P), a sorted copy of
+//             one column (8 P), the dense user and item columns (8 P) and the
+//             CSR (4 P + 8 users): 36 P bytes
 #include "dataset.h"
 
 #include <algorithm>
@@ -15,10 +26,34 @@ namespace raid {
 
 namespace {
 
-// Sorted distinct values of v.
+constexpr uint64_t kPollPairs = uint64_t{1} << 16;  // pairs (or comparisons) per poll
+constexpr const char* kWhat = "building the dataset";
+
+// Bytes of the pair buffer after appending to P pairs (see Memory above).
+double AppendBytes(double pairs) { return 32.0 * pairs; }
+
+// Peak bytes of Finalize() for P pairs (see Memory above).
+double FinalizeBytes(double pairs) { return 36.0 * pairs; }
+
+// Polls the interrupt check on every kPollPairs-th call.
+class PairPoll {
+  public:
+    void operator()() {
+        if ((++count_ & (kPollPairs - 1)) == 0) ThrowIfInterrupted(kWhat);
+    }
+
+  private:
+    uint64_t count_ = 0;
+};
+
+// Sorted distinct values of v (the sort polls through its comparison).
 std::vector<int64_t> SortedDistinct(const std::vector<int64_t>& v) {
     std::vector<int64_t> out(v);
-    std::sort(out.begin(), out.end());
+    PairPoll poll;
+    std::sort(out.begin(), out.end(), [&poll](int64_t a, int64_t b) {
+        poll();
+        return a < b;
+    });
     out.erase(std::unique(out.begin(), out.end()), out.end());
     return out;
 }
@@ -26,6 +61,7 @@ std::vector<int64_t> SortedDistinct(const std::vector<int64_t>& v) {
 // Maps every value of raw to its index in the sorted distinct array ids.
 std::vector<int32_t> MapToIndex(const std::vector<int64_t>& raw, const std::vector<int64_t>& ids) {
     std::vector<int32_t> out(raw.size());
+    PairPoll poll;
     const int64_t lo = ids.front();
     const int64_t hi = ids.back();
     // hi - lo cannot overflow in unsigned arithmetic; compare the span with a
@@ -39,6 +75,7 @@ std::vector<int32_t> MapToIndex(const std::vector<int64_t>& raw, const std::vect
                 static_cast<int32_t>(k);
         }
         for (size_t p = 0; p < raw.size(); ++p) {
+            poll();
             out[p] = table[static_cast<uint64_t>(raw[p]) - static_cast<uint64_t>(lo)];
         }
     } else {
@@ -47,6 +84,7 @@ std::vector<int32_t> MapToIndex(const std::vector<int64_t>& raw, const std::vect
         const int64_t* first = ids.data();
         const int64_t n = static_cast<int64_t>(ids.size());
         for (size_t p = 0; p < raw.size(); ++p) {
+            poll();
             const int64_t x = raw[p];
             const int64_t* base = first;
             int64_t len = n;
@@ -69,6 +107,8 @@ void Dataset::Append(const int64_t* users, const int64_t* items, size_t n) {
     if (n == 0) return;
     if (users == nullptr || items == nullptr)
         throw InvalidArgument("user and item arrays must not be null");
+    CheckMemory(AppendBytes(static_cast<double>(n_pairs_) + static_cast<double>(n)),
+                "the dataset");
     raw_users_.insert(raw_users_.end(), users, users + n);
     raw_items_.insert(raw_items_.end(), items, items + n);
     n_pairs_ += static_cast<int64_t>(n);
@@ -78,6 +118,7 @@ void Dataset::Append(const int64_t* users, const int64_t* items, size_t n) {
 void Dataset::Finalize(bool holdout, uint64_t seed) {
     if (finalized_) throw InvalidArgument("dataset is already finalized");
     if (raw_users_.empty()) throw DataError("no interactions");
+    CheckMemory(FinalizeBytes(static_cast<double>(raw_users_.size())), kWhat);
 
     user_ids_ = SortedDistinct(raw_users_);
     item_ids_ = SortedDistinct(raw_items_);
@@ -96,6 +137,7 @@ void Dataset::Finalize(bool holdout, uint64_t seed) {
     std::vector<int64_t>().swap(raw_items_);
 
     const int32_t nu = n_users();
+    PairPoll poll;
     // Counting sort of the pairs by user.
     std::vector<int64_t> indptr(static_cast<size_t>(nu) + 1, 0);
     for (int32_t u : du) ++indptr[static_cast<size_t>(u) + 1];
@@ -103,7 +145,10 @@ void Dataset::Finalize(bool holdout, uint64_t seed) {
     std::vector<int32_t> all(di.size());
     {
         std::vector<int64_t> cursor(indptr.begin(), indptr.end() - 1);
-        for (size_t p = 0; p < du.size(); ++p) all[cursor[du[p]]++] = di[p];
+        for (size_t p = 0; p < du.size(); ++p) {
+            poll();
+            all[cursor[du[p]]++] = di[p];
+        }
     }
     std::vector<int32_t>().swap(di);
 
@@ -112,7 +157,10 @@ void Dataset::Finalize(bool holdout, uint64_t seed) {
     for (int32_t u = 0; u < nu; ++u) {
         auto first = all.begin() + indptr[u];
         auto last = all.begin() + indptr[u + 1];
-        std::sort(first, last);
+        std::sort(first, last, [&poll](int32_t a, int32_t b) {
+            poll();
+            return a < b;
+        });
         last = std::unique(first, last);
         const int64_t len = last - first;
         std::copy(first, last, all.begin() + write);
@@ -142,6 +190,7 @@ void Dataset::Finalize(bool holdout, uint64_t seed) {
     train_indices_.clear();
     train_indices_.reserve(static_cast<size_t>(n_interactions_ - n_heldout_));
     for (int32_t u = 0; u < nu; ++u) {
+        poll();
         for (int64_t p = indptr[u]; p < indptr[u + 1]; ++p) {
             if (all[p] != heldout_[u]) train_indices_.push_back(all[p]);
         }

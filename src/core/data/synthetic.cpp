@@ -21,6 +21,13 @@ constexpr double kFactorStd = 0.6;     // sd of each latent factor coordinate
 constexpr double kZipfExponent = 0.5;  // log_pop(j) = -s * log(1 + rank(j))
 constexpr double kCountSigma = 0.5;    // sd of the log of the per-user count factor
 constexpr int64_t kMaxInteractions = 500000000;
+constexpr const char* kWhat = "synthetic data generation";
+constexpr int64_t kPollRows = 4096;  // users or items (cheap rows) per poll
+
+// Users per block: one GEMM and a score buffer of at most 2^22 floats.
+int64_t UserBlock(int64_t ni) {
+    return std::max<int64_t>(1, std::min<int64_t>(64, (int64_t{1} << 22) / std::max<int64_t>(ni, 1)));
+}
 
 // Throws InvalidArgument for an integer option outside [lo, hi].
 void CheckRange(const char* name, int64_t value, int64_t lo, int64_t hi) {
@@ -64,9 +71,24 @@ void SyntheticOptions::Validate() const {
     }
 }
 
+// Estimated bytes of GenerateSynthetic (see Memory in synthetic.h).
+double SyntheticBytes(const SyntheticOptions& o) {
+    const double nu = static_cast<double>(o.n_users);
+    const double ni = static_cast<double>(o.n_items);
+    const int64_t block = UserBlock(o.n_items);
+    const int64_t n_blocks = (o.n_users + block - 1) / block;
+    const double t = static_cast<double>(
+        std::max<int64_t>(1, std::min<int64_t>(ResolveThreads(o.threads), n_blocks)));
+    const double L = kSyntheticLatentDim;
+    return 16.0 * 1.25 * nu * o.interactions_per_user + 12.0 * nu +
+           ni * (24.0 + 4.0 * L + 4.0 * o.classes) +
+           t * (4.0 * static_cast<double>(block) * (L + ni) + 8.0 * ni);
+}
+
 // Generates users, classes and interactions (see synthetic.h).
 SyntheticData GenerateSynthetic(const SyntheticOptions& o) {
     o.Validate();
+    CheckMemory(SyntheticBytes(o), kWhat);
     const int threads = ResolveThreads(o.threads);
     const int64_t nu = o.n_users;
     const int64_t ni = o.n_items;
@@ -78,6 +100,7 @@ SyntheticData GenerateSynthetic(const SyntheticOptions& o) {
     out.classes.resize(static_cast<size_t>(nu));
     std::vector<int64_t> offsets(static_cast<size_t>(nu) + 1, 0);
     for (int64_t u = 0; u < nu; ++u) {
+        if (u % kPollRows == 0) ThrowIfInterrupted(kWhat);
         Rng rng(Key(seed, kTagSynClass, static_cast<uint64_t>(u)));
         out.classes[u] = static_cast<int32_t>(rng.Below(static_cast<uint64_t>(C)));
         offsets[u + 1] = offsets[u] + UserCount(o, u);
@@ -93,7 +116,9 @@ SyntheticData GenerateSynthetic(const SyntheticOptions& o) {
         std::vector<uint64_t> rank_key(static_cast<size_t>(ni));
         for (int64_t j = 0; j < ni; ++j)
             rank_key[j] = Key(seed, kTagSynPopularity, static_cast<uint64_t>(j));
+        uint64_t comparisons = 0;  // the sort polls every 2^16 comparisons
         std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
+            if ((++comparisons & 0xffff) == 0) ThrowIfInterrupted(kWhat);
             return rank_key[a] < rank_key[b] || (rank_key[a] == rank_key[b] && a < b);
         });
     }
@@ -105,8 +130,10 @@ SyntheticData GenerateSynthetic(const SyntheticOptions& o) {
     // Item factors Q (ni x L) and per-class base scores (C x ni).
     RowMatrixF Q(ni, L);
     RowMatrixF base(C, ni);
+    StopFlag stop;
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (int64_t j = 0; j < ni; ++j) {
+        if (j % kPollRows == 0 ? stop.Poll() : stop.stopped()) continue;
         for (int l = 0; l < L; ++l) {
             Q(j, l) = static_cast<float>(
                 kFactorStd * NormalFromKey(Key(seed, kTagSynItem, static_cast<uint64_t>(j),
@@ -118,10 +145,10 @@ SyntheticData GenerateSynthetic(const SyntheticOptions& o) {
             base(c, j) = static_cast<float>(log_pop[j] + o.signal * a);
         }
     }
+    stop.ThrowIfStopped(kWhat);
 
     // Users in blocks: one GEMM per block, then Gumbel-top-k per user.
-    const int64_t block =
-        std::max<int64_t>(1, std::min<int64_t>(64, (int64_t{1} << 22) / std::max<int64_t>(ni, 1)));
+    const int64_t block = UserBlock(ni);
     const int64_t n_blocks = (nu + block - 1) / block;
     // Per-thread buffers are allocated before the region; the GEMM may still
     // allocate, so block bodies run under ParallelErrors.
@@ -143,6 +170,7 @@ SyntheticData GenerateSynthetic(const SyntheticOptions& o) {
     ParallelErrors errors;
 #pragma omp parallel for num_threads(user_threads) schedule(dynamic, 1)
     for (int64_t b = 0; b < n_blocks; ++b) {
+        if (stop.Poll()) continue;
         errors.Run([&] {
             Buffers& buf = buffers[ThreadIndex()];
             Eigen::ArrayXf& keys = buf.keys;
@@ -159,6 +187,7 @@ SyntheticData GenerateSynthetic(const SyntheticOptions& o) {
             }
             buf.S.topRows(nb).noalias() = buf.P.topRows(nb) * Q.transpose();
             for (int64_t r = 0; r < nb; ++r) {
+                if (stop.Poll()) return;
                 const int64_t u = u0 + r;
                 Rng rng(Key(seed, kTagSynGumbel, static_cast<uint64_t>(u)));
                 for (int64_t j = 0; j < ni; ++j) keys[j] = rng.UniformFloat();
@@ -181,6 +210,7 @@ SyntheticData GenerateSynthetic(const SyntheticOptions& o) {
         });
     }
     errors.Rethrow();
+    stop.ThrowIfStopped(kWhat);
     return out;
 }
 

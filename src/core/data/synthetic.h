@@ -22,6 +22,19 @@
 // Every user has its own random streams, so the output is identical for any
 // thread count.  Users are ids 1..n_users, items 1..n_items; interactions come
 // sorted by (user, item).
+//
+// Cancellation: the generator polls the interrupt check (common.h) per user
+// and every few thousand items, and throws Interrupted("synthetic data
+// generation cancelled").
+//
+// Memory (SyntheticBytes, checked against the budget before allocating), for
+// nu users, ni items, I = interactions_per_user, C classes, L latent
+// dimensions, t threads and B users per block:
+//   16 * 1.25 nu I          the output pairs (the lognormal count factor has
+//                           mean 1; clipping at min(5, I) adds < 25%)
+//   12 nu                   classes, offsets
+//   ni (24 + 4 L + 4 C)     ranking, popularity, item factors, class scores
+//   t (4 B (L + ni) + 8 ni) per-thread user factors, scores, keys, indices
 #ifndef RAID_CORE_DATA_SYNTHETIC_H
 #define RAID_CORE_DATA_SYNTHETIC_H
 
@@ -54,6 +67,9 @@ struct SyntheticData {
 
 // Latent dimension of the planted factors.
 constexpr int kSyntheticLatentDim = 16;
+
+// Estimated bytes of GenerateSynthetic(options) (see Memory above).
+double SyntheticBytes(const SyntheticOptions& options);
 
 // Generates the data described in the header comment.
 SyntheticData GenerateSynthetic(const SyntheticOptions& options);

@@ -19,6 +19,11 @@ namespace raid {
 namespace {
 
 constexpr int kCutoff = 10;
+constexpr const char* kWhat = "evaluation";
+// Multiply-adds of one block's score GEMM, at most (a few milliseconds).
+constexpr int64_t kBlockWork = int64_t{1} << 25;
+// Values scanned between two polls of the interrupt check.
+constexpr int64_t kPollValues = int64_t{1} << 16;
 
 // Counts candidates better than and tied with the held-out item h.
 template <typename T>
@@ -102,21 +107,29 @@ RankingMetrics EvaluateRanking(const Dataset& data, const float* U, const float*
     if (!Um.allFinite()) throw DataError("user embeddings contain a non-finite value");
     if (!Vm.allFinite()) throw DataError("item embeddings contain a non-finite value");
 
-    const std::vector<int32_t> users = EvaluatedUsers(data);
-    const int64_t n_eval = static_cast<int64_t>(users.size());
-    std::vector<TieMetrics> per_user(users.size());
-    const int64_t block = std::max<int64_t>(1, std::min<int64_t>(128, (int64_t{1} << 21) / ni));
+    const int64_t n_eval = data.n_heldout();
+    // Users per block: at most 128, a score buffer of at most 2^21 floats
+    // and a GEMM of at most kBlockWork multiply-adds (a poll per block).
+    const int64_t block = std::max<int64_t>(
+        1, std::min({int64_t{128}, (int64_t{1} << 21) / ni, kBlockWork / (ni * dim)}));
     const int64_t n_blocks = (n_eval + block - 1) / block;
     // No more threads than blocks: each thread owns a block-sized score buffer.
     const int nt = static_cast<int>(
         std::max<int64_t>(1, std::min<int64_t>(ResolveThreads(threads), n_blocks)));
+    CheckMemory(20.0 * static_cast<double>(n_eval) +
+                    4.0 * nt * static_cast<double>(block) * (static_cast<double>(dim) + ni),
+                kWhat);
+    const std::vector<int32_t> users = EvaluatedUsers(data);
+    std::vector<TieMetrics> per_user(users.size());
     // Per-thread buffers are allocated before the region; the GEMM may still
     // allocate, so block bodies run under ParallelErrors.
     std::vector<RowMatrixF> Ub(static_cast<size_t>(nt), RowMatrixF(block, dim));
     std::vector<RowMatrixF> S(static_cast<size_t>(nt), RowMatrixF(block, ni));
     ParallelErrors errors;
+    StopFlag stop;
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
     for (int64_t b = 0; b < n_blocks; ++b) {
+        if (stop.Poll()) continue;
         errors.Run([&] {
             RowMatrixF& ub = Ub[ThreadIndex()];
             RowMatrixF& s = S[ThreadIndex()];
@@ -125,6 +138,7 @@ RankingMetrics EvaluateRanking(const Dataset& data, const float* U, const float*
             for (int64_t r = 0; r < nb; ++r) ub.row(r) = Um.row(users[first + r]);
             s.topRows(nb).noalias() = ub.topRows(nb) * Vm.transpose();
             for (int64_t r = 0; r < nb; ++r) {
+                if (stop.Poll()) return;
                 const int32_t u = users[first + r];
                 per_user[first + r] = RankHeldout(s.row(r).data(), ni, data.train_row(u),
                                                   data.train_row_size(u), data.heldout()[u]);
@@ -132,24 +146,32 @@ RankingMetrics EvaluateRanking(const Dataset& data, const float* U, const float*
         });
     }
     errors.Rethrow();
+    stop.ThrowIfStopped(kWhat);
     return Average(per_user);
 }
 
 // Evaluates the popularity baseline (items scored by training interactions).
 RankingMetrics EvaluatePopularity(const Dataset& data, int32_t threads) {
     CheckInputs(data, threads);
+    const int64_t ni = data.n_items();
+    CheckMemory(20.0 * static_cast<double>(data.n_heldout()) + 8.0 * static_cast<double>(ni),
+                kWhat);
     const std::vector<int64_t> counts = data.ItemTrainCounts();
     const std::vector<int32_t> users = EvaluatedUsers(data);
     const int64_t n_eval = static_cast<int64_t>(users.size());
-    const int64_t ni = data.n_items();
     std::vector<TieMetrics> per_user(users.size());
     const int nt = ResolveThreads(threads);
+    // Users between two polls: about kPollValues items scanned.
+    const int64_t poll_users = std::max<int64_t>(1, kPollValues / std::max<int64_t>(ni, 1));
+    StopFlag stop;
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 16)
     for (int64_t k = 0; k < n_eval; ++k) {
+        if (k % poll_users == 0 ? stop.Poll() : stop.stopped()) continue;
         const int32_t u = users[k];
         per_user[k] = RankHeldout(counts.data(), ni, data.train_row(u), data.train_row_size(u),
                                   data.heldout()[u]);
     }
+    stop.ThrowIfStopped(kWhat);
     return Average(per_user);
 }
 
@@ -166,9 +188,22 @@ TopKResult TopK(const float* user, const float* items, int64_t n_items, int32_t 
     if (user == nullptr || items == nullptr)
         throw InvalidArgument("user and item arrays must not be null");
 
+    const double kept = static_cast<double>(std::min<int64_t>(k, n_items));
+    CheckMemory(12.0 * static_cast<double>(n_items) + 12.0 * kept, "top-k");
     const ConstRowMapF Im(items, n_items, dim);
     const ConstVectorMapF um(user, dim);
-    const VectorF scores = Im * um;
+    VectorF scores(n_items);
+    // Scores in blocks of about kBlockWork / 32 multiply-adds, polling between.
+    const int64_t rows = std::max<int64_t>(1, (kBlockWork / 32) / dim);
+    if (n_items <= rows) {
+        scores.noalias() = Im * um;
+    } else {
+        for (int64_t j0 = 0; j0 < n_items; j0 += rows) {
+            ThrowIfInterrupted("top-k");
+            const int64_t len = std::min(rows, n_items - j0);
+            scores.segment(j0, len).noalias() = Im.middleRows(j0, len) * um;
+        }
+    }
     std::vector<int64_t> eligible;
     eligible.reserve(static_cast<size_t>(n_items));
     for (int64_t j = 0; j < n_items; ++j) {

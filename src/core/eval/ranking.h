@@ -13,6 +13,17 @@
 //   protocol   every user with a held-out item is evaluated against all of
 //              its candidates (full ranking, no sampled negatives); results
 //              are averaged over those users
+//
+// Cancellation: the evaluations poll the interrupt check (common.h) once per
+// block of users and per user, top-k once per block of rows; they throw
+// Interrupted("evaluation cancelled" / "top-k cancelled").
+//
+// Memory (checked against the budget before allocating), for nu users, ni
+// items, E evaluated users, t threads and B users per block:
+//   EvaluateRanking     20 E (users, per-user metrics) + 4 t B (dim + ni)
+//                       (per-thread user block and score block)
+//   EvaluatePopularity  20 E + 8 ni (item counts)
+//   TopK                12 n_items (scores, eligible rows) + 12 min(k, n_items)
 #ifndef RAID_CORE_EVAL_RANKING_H
 #define RAID_CORE_EVAL_RANKING_H
 

@@ -16,6 +16,11 @@ namespace {
 
 constexpr int kNegativeRetries = 32;  // rejection-sampling tries per negative
 constexpr float kAdagradEps = 1e-8f;  // added under the square root
+constexpr const char* kWhat = "training";
+constexpr int64_t kPollValues = int64_t{1} << 16;  // floats copied or drawn per poll
+
+// Rows per poll when each row costs `dim` units of work.
+int64_t RowsPerPoll(int64_t dim) { return std::max<int64_t>(1, kPollValues / std::max<int64_t>(dim, 1)); }
 
 // Throws InvalidArgument for an integer option outside [lo, hi].
 void CheckInt(const char* name, int64_t value, int64_t lo, int64_t hi) {
@@ -49,10 +54,15 @@ double SecondsSince(std::chrono::steady_clock::time_point t0) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-// True if every value is finite.
+// True if every value is finite (polls the interrupt check between blocks).
 bool AllFinite(const AlignedFloats& v) {
-    for (float x : v)
-        if (!std::isfinite(x)) return false;
+    const size_t n = v.size();
+    for (size_t k0 = 0; k0 < n; k0 += static_cast<size_t>(kPollValues)) {
+        ThrowIfInterrupted(kWhat);
+        const size_t k1 = std::min(n, k0 + static_cast<size_t>(kPollValues));
+        for (size_t k = k0; k < k1; ++k)
+            if (!std::isfinite(v[k])) return false;
+    }
     return true;
 }
 
@@ -85,6 +95,15 @@ void MfOptions::Validate() const {
         throw InvalidArgument("option \"chunk\" must be at least 1, got " + std::to_string(chunk));
 }
 
+// Estimated bytes of a trainer's working set (see Memory in mf.h).
+double MfTrainer::EstimateBytes(int64_t n_users, int64_t n_items, int64_t n_train, int32_t dim,
+                                int threads) {
+    const double rows = static_cast<double>(n_users) + static_cast<double>(n_items);
+    const double stride = static_cast<double>((dim + 1 + 15) / 16 * 16);
+    return 4.0 * rows * (stride + dim) + 8.0 * static_cast<double>(n_train) + 24.0 * rows +
+           4.0 * threads * (dim + 32.0);
+}
+
 // Validates the options and initialises U and V ~ N(0, init_std^2) from the seed.
 MfTrainer::MfTrainer(const Dataset& data, const MfOptions& options)
     : data_(data), options_(options) {
@@ -96,6 +115,7 @@ MfTrainer::MfTrainer(const Dataset& data, const MfOptions& options)
     const int64_t dim = options_.dim;
     const int64_t nu = data_.n_users();
     const int64_t ni = data_.n_items();
+    CheckMemory(EstimateBytes(nu, ni, data_.n_train(), options_.dim, threads_), kWhat);
     // Training tables: row r holds dim weights, then its Adagrad accumulator,
     // padded to whole cache lines (see row_stride_ in mf.h).
     row_stride_ = (dim + 1 + 15) / 16 * 16;
@@ -104,21 +124,26 @@ MfTrainer::MfTrainer(const Dataset& data, const MfOptions& options)
     const uint64_t seed = options_.seed;
     const double sd = options_.init_std;
     const int64_t S = row_stride_;
+    const int64_t poll_rows = RowsPerPoll(dim);
+    StopFlag stop;
 #pragma omp parallel num_threads(threads_)
     {
 #pragma omp for schedule(static)
         for (int64_t i = 0; i < nu; ++i) {
+            if (i % poll_rows == 0 ? stop.Poll() : stop.stopped()) continue;
             Rng rng(Key(seed, kTagInitUser, static_cast<uint64_t>(i)));
             for (int64_t k = 0; k < dim; ++k)
                 user_rows_[i * S + k] = static_cast<float>(sd * rng.Normal());
         }
 #pragma omp for schedule(static)
         for (int64_t j = 0; j < ni; ++j) {
+            if (j % poll_rows == 0 ? stop.Poll() : stop.stopped()) continue;
             Rng rng(Key(seed, kTagInitItem, static_cast<uint64_t>(j)));
             for (int64_t k = 0; k < dim; ++k)
                 item_rows_[j * S + k] = static_cast<float>(sd * rng.Normal());
         }
     }
+    stop.ThrowIfStopped(kWhat);
     U_.resize(static_cast<size_t>(nu * dim));
     V_.resize(static_cast<size_t>(ni * dim));
     Export();
@@ -199,6 +224,9 @@ void MfTrainer::BeginEpoch() {
     const int32_t* igroup = item_group_.data();
     int64_t* start = block_start_.data();
     Pair* order = order_.data();
+    // Users between two polls (their rows average a few pairs each).
+    constexpr int64_t kPollUsers = 4096;
+    StopFlag stop;
 #pragma omp parallel num_threads(threads_)
     {
         // Block sizes: block c = b * P + g counts into start[c + 1].
@@ -207,6 +235,7 @@ void MfTrainer::BeginEpoch() {
             int64_t* count = start + b * P + 1;
             std::fill(count, count + P, 0);
             for (int64_t q = group_user_start_[b]; q < group_user_start_[b + 1]; ++q) {
+                if (q % kPollUsers == 0 && stop.Poll()) break;
                 const int32_t u = users[q];
                 for (int64_t p = indptr[u]; p < indptr[u + 1]; ++p) ++count[igroup[indices[p]]];
             }
@@ -219,9 +248,12 @@ void MfTrainer::BeginEpoch() {
         // Pairs in CSR order within each block (user group b fills blocks b * P ..).
 #pragma omp for schedule(dynamic, 1)
         for (int32_t b = 0; b < P; ++b) {
+            // After an interruption the counts are partial: write nothing.
+            if (stop.stopped()) continue;
             int64_t next[kMaxStrata];
             std::copy_n(start + b * P, P, next);
             for (int64_t q = group_user_start_[b]; q < group_user_start_[b + 1]; ++q) {
+                if (q % kPollUsers == 0 && stop.Poll()) break;
                 const int32_t u = users[q];
                 for (int64_t p = indptr[u]; p < indptr[u + 1]; ++p)
                     order[next[igroup[indices[p]]]++] = Pair{u, indices[p]};
@@ -229,14 +261,18 @@ void MfTrainer::BeginEpoch() {
         }
 #pragma omp for schedule(dynamic, 1)
         for (int32_t c = 0; c < P * P; ++c) {
+            if (stop.stopped()) continue;
             Rng rng(Key(seed, kTagShuffle, epoch, static_cast<uint64_t>(c)));
             Pair* block = order + start[c];
             for (int64_t k = start[c + 1] - start[c] - 1; k > 0; --k) {
+                if (k % kPollValues == 0 && stop.Poll()) break;
                 const int64_t r = static_cast<int64_t>(rng.Below(static_cast<uint64_t>(k + 1)));
                 std::swap(block[k], block[r]);
             }
         }
     }
+
+    stop.ThrowIfStopped(kWhat);
 
     // Sub-step k trains blocks (b, pi((b + sigma(k)) mod P)) for b = 0 .. P-1.
     Rng rng(Key(seed, kTagStratum, 2, epoch));
@@ -347,6 +383,7 @@ inline float SquaredNorm(const float* x, int dim) {
 // the thread count or on how the positions are cut into chunks.
 void MfTrainer::TrainRange(int64_t begin, int64_t end) {
     const int32_t P = strata_;
+    StopFlag stop;
 #pragma omp parallel num_threads(threads_)
     {
         float* gu = grad_.data() + static_cast<int64_t>(ThreadIndex()) * grad_stride_;
@@ -358,6 +395,7 @@ void MfTrainer::TrainRange(int64_t begin, int64_t end) {
             if (lo >= hi) continue;  // the same for every thread
 #pragma omp for schedule(dynamic, 1)
             for (int32_t b = 0; b < P; ++b) {
+                if (stop.stopped()) continue;
                 const int32_t c = schedule_[k * P + b];
                 const int64_t first = block_start_[c];
                 const uint64_t size = static_cast<uint64_t>(block_start_[c + 1] - first);
@@ -367,22 +405,26 @@ void MfTrainer::TrainRange(int64_t begin, int64_t end) {
                                                         static_cast<uint64_t>(x) /
                                                         static_cast<uint64_t>(n));
                 };
-                TrainBlock(c, share(lo), share(hi), gu);
+                TrainBlock(c, share(lo), share(hi), gu, &stop);
             }
         }
     }
+    stop.ThrowIfStopped(kWhat);
 }
 
 // Runs the SGD updates for the pairs order_[begin, end) of block c on the
-// calling thread, adding to the block's loss and sample count.
+// calling thread, adding to the block's loss and sample count.  Polls the
+// interrupt check every kPollWork multiply-adds and returns early once it asks
+// to stop (the caller then throws).
 //
 // The hot loop is written as fused passes over the rows rather than as Eigen
 // expressions: an item update needs |g_v|^2 before it can move v, and
 //   |g_v|^2 = |coef u + l2 v|^2 = coef^2 |u|^2 + 2 coef l2 <u,v> + l2^2 |v|^2
 // follows from the dot-product pass, so each sample costs two passes over
 // its row (dot+norm, then update) instead of five separate vector operations.
-void MfTrainer::TrainBlock(int32_t c, int64_t begin, int64_t end, float* gu) {
+void MfTrainer::TrainBlock(int32_t c, int64_t begin, int64_t end, float* gu, StopFlag* stop) {
     if (begin >= end) return;
+    if (stop->Poll()) return;
     const int dim = options_.dim;
     const float lr = static_cast<float>(options_.lr);
     const float l2 = static_cast<float>(options_.l2);
@@ -408,8 +450,17 @@ void MfTrainer::TrainBlock(int32_t c, int64_t begin, int64_t end, float* gu) {
     const float* targets = pull_active_ ? defense_->displacements() : nullptr;
     const int32_t* user_class = targets != nullptr ? defense_->user_class().data() : nullptr;
     const float eta = defense_ != nullptr ? static_cast<float>(defense_->options().eta) : 0.0f;
+    // Work of one group: the positive and its negatives, two passes each,
+    // plus the user's update.
+    const int64_t group_work = (2 + 2 * static_cast<int64_t>(negatives)) * dim + 2 * dim;
+    int64_t work = 0;
 
     for (int64_t t = begin; t < end; ++t) {
+        work += group_work;
+        if (work >= kPollWork) {
+            work = 0;
+            if (stop->Poll()) return;
+        }
         const int32_t user = pairs[t].user;
         float* u = U + static_cast<int64_t>(user) * S;
         const float uu = SquaredNorm(u, dim);
@@ -483,10 +534,15 @@ void MfTrainer::Export() {
     const int64_t S = row_stride_;
     const int64_t nu = data_.n_users();
     const int64_t ni = data_.n_items();
-    for (int64_t i = 0; i < nu; ++i)
+    const int64_t poll_rows = RowsPerPoll(dim);
+    for (int64_t i = 0; i < nu; ++i) {
+        if (i % poll_rows == 0) ThrowIfInterrupted(kWhat);
         std::copy_n(user_rows_.data() + i * S, dim, U_.data() + i * dim);
-    for (int64_t j = 0; j < ni; ++j)
+    }
+    for (int64_t j = 0; j < ni; ++j) {
+        if (j % poll_rows == 0) ThrowIfInterrupted(kWhat);
         std::copy_n(item_rows_.data() + j * S, dim, V_.data() + j * dim);
+    }
 }
 
 // Closes an epoch: exports the embeddings, records loss and time, and checks
@@ -546,8 +602,21 @@ void MfTrainer::FillProgress(MfProgress* progress, bool epoch_finished) const {
     progress->epoch_seconds = summary_.epoch_seconds.empty() ? 0.0 : summary_.epoch_seconds.back();
 }
 
-// Runs one chunk; returns true once every epoch has run.
+// Runs one chunk; returns true once every epoch has run.  An interruption
+// anywhere in it (kernel, schedule, defense, export) leaves the trainer
+// unusable.
 bool MfTrainer::Step(MfProgress* progress) {
+    if (cancelled_) throw Interrupted("training cancelled");
+    try {
+        return StepUnguarded(progress);
+    } catch (const Interrupted&) {
+        cancelled_ = true;
+        throw Interrupted("training cancelled");
+    }
+}
+
+// Step() without the interruption bookkeeping.
+bool MfTrainer::StepUnguarded(MfProgress* progress) {
     if (!failure_.empty()) throw DataError(failure_);
     if (done_) {
         FillProgress(progress, false);

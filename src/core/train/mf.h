@@ -89,6 +89,21 @@
 // phase1_epochs >= epochs there is no Phase II: the model is the undefended
 // one (the summary says so: zero recomputations, no Phase II time).
 //
+// Cancellation: the kernel polls the interrupt check (common.h) every
+// kPollWork multiply-adds of SGD work (a few dozen microseconds), the
+// initialisation, the epoch schedule and the export every few thousand rows;
+// an interrupted Step() throws Interrupted("training cancelled") and the
+// trainer refuses every later Step() (it may only be freed).
+//
+// Memory (EstimateBytes, checked against the budget before allocating), for
+// nu users, ni items, T training pairs, S = row stride (dim + 1 rounded up
+// to 16 floats) and t threads:
+//   4 (nu + ni) S        training tables (weights + Adagrad accumulator)
+//   4 (nu + ni) dim      the exported U and V
+//   8 T                  this epoch's shuffled pairs
+//   24 (nu + ni)         groups, ranks, item counts
+//   4 t (dim + 32)       per-thread user gradients
+//
 // Determinism: every random choice is a counter-based hash of (seed, epoch,
 // and a block or a position), each block runs on one thread, and the loss is
 // summed per block and then over blocks in a fixed order, so the same seed
@@ -183,6 +198,10 @@ class MfTrainer {
     const MfOptions& options() const { return options_; }
     const MfSummary& summary() const { return summary_; }
 
+    // Estimated bytes of a trainer's working set (see Memory above).
+    static double EstimateBytes(int64_t n_users, int64_t n_items, int64_t n_train, int32_t dim,
+                                int threads);
+
     // Row-major n_users x dim and n_items x dim embeddings as of the last
     // completed epoch (the initial weights before the first).
     const AlignedFloats& user_embeddings() const { return U_; }
@@ -192,6 +211,8 @@ class MfTrainer {
     // Parallelism above).
     static constexpr int32_t kMaxStrata = 16;
     static constexpr int32_t kMinGroupItems = 64;
+    // Multiply-adds of SGD work between two polls of the interrupt check.
+    static constexpr int64_t kPollWork = int64_t{1} << 17;
 
   private:
     struct Pair {
@@ -199,13 +220,14 @@ class MfTrainer {
         int32_t item;
     };
 
+    bool StepUnguarded(MfProgress* progress);
     void BeginEpoch();
     void DealGroups(const std::vector<int32_t>& ranked, uint64_t tag,
                     std::vector<int32_t>* group) const;
     void EndEpoch();
     void Export();
     void TrainRange(int64_t begin, int64_t end);
-    void TrainBlock(int32_t block, int64_t begin, int64_t end, float* gu);
+    void TrainBlock(int32_t block, int64_t begin, int64_t end, float* gu, StopFlag* stop);
     void FillProgress(MfProgress* progress, bool epoch_finished) const;
     void PlanRecomputations();
     bool InPhase2() const;
@@ -249,7 +271,8 @@ class MfTrainer {
     int64_t cursor_ = 0;  // next epoch position (see "position" above)
     double epoch_time_ = 0.0;
     bool done_ = false;
-    std::string failure_;  // set once training diverged
+    bool cancelled_ = false;  // a Step() was interrupted: the state is unusable
+    std::string failure_;     // set once training diverged
     // The defense (null when off): recomputation positions of this epoch
     // (ascending, distinct), the next one to run, whether targets exist yet.
     std::unique_ptr<MfDefense> defense_;
