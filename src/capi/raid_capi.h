@@ -380,7 +380,8 @@ typedef struct raid_defense_options
 	int32_t		phase1_epochs;	/* epochs of plain recommendation loss first, default 5 */
 	double		eta;			/* weight of the defense term, > 0 */
 	double		tau;			/* entropic regularisation, relative to the median
-								 * squared distance between users and support, > 0 */
+								 * squared distance between users and support,
+								 * 1e-6 .. 100 */
 	int32_t		xi;				/* recompute barycenter and couplings every xi
 								 * steps (sub-steps of the training schedule), >= 1 */
 	int32_t		m;				/* barycenter support size, >= 2 */

@@ -10,6 +10,30 @@
 
 namespace raid {
 
+namespace {
+
+constexpr const char* kWhat = "optimal transport";
+constexpr int64_t kGemmWork = int64_t{1} << 26;  // multiply-adds per block of T^T X
+
+// T^T X (m x d) for a coupling T (n x m) and a cloud X (n x d); a large
+// product runs in row blocks with a poll of the interrupt check between them.
+void MovedMass(const RowMatrixD& T, const RowMatrixD& X, RowMatrixD* out) {
+    const int64_t n = T.rows();
+    const int64_t rows = std::max<int64_t>(1, kGemmWork / std::max<int64_t>(1, T.cols() * X.cols()));
+    if (n <= rows) {
+        out->noalias() = T.transpose() * X;
+        return;
+    }
+    out->setZero(T.cols(), X.cols());
+    for (int64_t i0 = 0; i0 < n; i0 += rows) {
+        ThrowIfInterrupted(kWhat);
+        const int64_t len = std::min(rows, n - i0);
+        out->noalias() += T.middleRows(i0, len).transpose() * X.middleRows(i0, len);
+    }
+}
+
+}  // namespace
+
 // Throws InvalidArgument naming the first bad field.
 void BarycenterOptions::Validate() const {
     if (m < 1 || m > 65536)
@@ -113,6 +137,7 @@ BarycenterSummary Barycenter(const std::vector<RowMatrixD>& clouds, const std::v
     std::vector<SinkhornSummary> ss(K);
     std::vector<RowMatrixD> moved(K);  // T_c^T X_c
     for (int32_t it = 0; it < options.max_iters; ++it) {
+        ThrowIfInterrupted(kWhat);
         ParallelErrors errors;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads) if (parallel_clouds)
         for (size_t c = 0; c < K; ++c) {
@@ -120,7 +145,7 @@ BarycenterSummary Barycenter(const std::vector<RowMatrixD>& clouds, const std::v
                 if (it > 0) C[c] = SquaredDistances(clouds[c], state->Z);
                 ss[c] = Sinkhorn(C[c], empty, empty, so, &state->pots[c]);
                 const RowMatrixD T = TransportPlan(C[c], empty, empty, state->pots[c], eps);
-                moved[c].noalias() = T.transpose() * clouds[c];
+                MovedMass(T, clouds[c], &moved[c]);
             });
         }
         errors.Rethrow();

@@ -24,6 +24,10 @@
 // couplings run one per thread; each is computed whole by one thread and the
 // update sums them in cloud order, so the result does not depend on the
 // thread count.
+//
+// Cancellation: every update polls the interrupt check (common.h), and so do
+// the Sinkhorn solves and the large products inside it; Barycenter() throws
+// Interrupted("optimal transport cancelled").
 #ifndef RAID_CORE_OT_BARYCENTER_H
 #define RAID_CORE_OT_BARYCENTER_H
 

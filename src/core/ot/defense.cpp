@@ -74,11 +74,13 @@ void RunMaps(const float* x, int64_t x_stride, const std::vector<PreparedMaps>& 
     }
     const int64_t n_tasks = static_cast<int64_t>(tasks.size());
     ParallelErrors errors;
+    StopFlag stop;
 #pragma omp parallel num_threads(threads) if (threads > 1 && n_tasks > 1)
     {
         RowMatrixF Xb, L, Ob;
 #pragma omp for schedule(dynamic, 1)
         for (int64_t t = 0; t < n_tasks; ++t) {
+            if (stop.Poll()) continue;  // one block of users per poll
             errors.Run([&] {
                 if (Xb.rows() != kMapBlock) {
                     Xb.resize(kMapBlock, d);
@@ -108,6 +110,7 @@ void RunMaps(const float* x, int64_t x_stride, const std::vector<PreparedMaps>& 
         }
     }
     errors.Rethrow();
+    stop.ThrowIfStopped("optimal transport");
 }
 
 void CheckMapPart(const RowMatrixD& P, const VectorD& g, int64_t d) {

@@ -51,6 +51,16 @@ double SecondsSince(std::chrono::steady_clock::time_point t0) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
+constexpr const char* kWhat = "optimal transport";
+// Cost cells (log-sum-exp terms) between two polls inside a row loop.
+constexpr int64_t kPollCells = int64_t{1} << 16;
+// Multiply-adds of one block of a distance GEMM: larger products run in row
+// blocks with a poll between them.
+constexpr int64_t kGemmWork = int64_t{1} << 26;
+
+// Rows of length `len` between two polls.
+int64_t RowsPerPoll(int64_t len) { return std::max<int64_t>(1, kPollCells / std::max<int64_t>(len, 1)); }
+
 }  // namespace
 
 // Throws InvalidArgument naming the first bad field.
@@ -76,10 +86,26 @@ RowMatrixD SquaredDistances(const RowMatrixD& X, const RowMatrixD& Z) {
                               std::to_string(X.cols()) + " and " + std::to_string(Z.cols()));
     const VectorD xx = X.rowwise().squaredNorm();
     const VectorD zz = Z.rowwise().squaredNorm();
-    RowMatrixD C = -2.0 * X * Z.transpose();
-    C.colwise() += xx;
-    C.rowwise() += zz.transpose();
-    return C.cwiseMax(0.0);
+    const int64_t n = X.rows(), m = Z.rows(), d = X.cols();
+    const int64_t rows = std::max<int64_t>(1, kGemmWork / std::max<int64_t>(1, m * d));
+    if (n <= rows) {
+        RowMatrixD C = -2.0 * X * Z.transpose();
+        C.colwise() += xx;
+        C.rowwise() += zz.transpose();
+        return C.cwiseMax(0.0);
+    }
+    // A large product: row blocks, polling the interrupt check between them.
+    RowMatrixD C(n, m);
+    for (int64_t i0 = 0; i0 < n; i0 += rows) {
+        ThrowIfInterrupted(kWhat);
+        const int64_t len = std::min(rows, n - i0);
+        auto block = C.middleRows(i0, len);
+        block.noalias() = -2.0 * X.middleRows(i0, len) * Z.transpose();
+        block.colwise() += xx.segment(i0, len);
+        block.rowwise() += zz.transpose();
+        block = block.cwiseMax(0.0);
+    }
+    return C;
 }
 
 // Squared distances within one cloud from a float Gram matrix (see sinkhorn.h).
@@ -87,10 +113,22 @@ RowMatrixD SelfSquaredDistances(const RowMatrixD& X) {
     const int64_t n = X.rows();
     const RowMatrixF Xf = X.cast<float>();
     RowMatrixF G(n, n);
-    G.noalias() = Xf * Xf.transpose();
+    const int64_t rows = std::max<int64_t>(1, kGemmWork / std::max<int64_t>(1, n * X.cols()));
+    if (n <= rows) {
+        G.noalias() = Xf * Xf.transpose();
+    } else {
+        // A large product: row blocks, polling the interrupt check between them.
+        for (int64_t i0 = 0; i0 < n; i0 += rows) {
+            ThrowIfInterrupted(kWhat);
+            const int64_t len = std::min(rows, n - i0);
+            G.middleRows(i0, len).noalias() = Xf.middleRows(i0, len) * Xf.transpose();
+        }
+    }
     const VectorD xx = X.rowwise().squaredNorm();
     RowMatrixD C(n, n);
+    const int64_t poll_rows = RowsPerPoll(n);
     for (int64_t i = 0; i < n; ++i) {
+        if (i % poll_rows == 0) ThrowIfInterrupted(kWhat);
         C(i, i) = 0.0;
         for (int64_t j = i + 1; j < n; ++j)
             C(i, j) = C(j, i) = std::max(0.0, xx[i] + xx[j] - 2.0 * static_cast<double>(G(i, j)));
@@ -140,12 +178,20 @@ SinkhornSummary Sinkhorn(const RowMatrixD& C, const VectorD& a_in, const VectorD
     SinkhornSummary s;
     // Small problems stay on one thread: a team's barriers cost more than they save.
     const bool parallel_rows = n * m >= kSinkhornParallelCells && threads > 1;
+    // Problems of more than kPollCells cells also poll inside the row loops.
+    const bool poll_rows = n * m > kPollCells;
+    const int64_t f_poll = RowsPerPoll(m), g_poll = RowsPerPoll(n);
+    StopFlag stop;
     for (int32_t it = 0; it < options.max_iters; ++it) {
+        ThrowIfInterrupted(kWhat);
         // f-update; the row marginal of the previous (f, g) is a_i exp((f_i - f_i') / eps).
         const double* Cd = C.data();
 #pragma omp parallel for schedule(static) num_threads(threads) if (parallel_rows)
-        for (int64_t i = 0; i < n; ++i)
+        for (int64_t i = 0; i < n; ++i) {
+            if (poll_rows && (i % f_poll == 0 ? stop.Poll() : stop.stopped())) continue;
             f_new[i] = SoftMin(Cd + i * m, lb.data(), g.data(), m, inv_eps, eps);
+        }
+        stop.ThrowIfStopped(kWhat);
         s.iterations = it + 1;
         if (it > 0 || warm_f) {
             double err = 0.0;
@@ -164,8 +210,11 @@ SinkhornSummary Sinkhorn(const RowMatrixD& C, const VectorD& a_in, const VectorD
         // g-update.
         const double* CTd = CT.data();
 #pragma omp parallel for schedule(static) num_threads(threads) if (parallel_rows)
-        for (int64_t j = 0; j < m; ++j)
+        for (int64_t j = 0; j < m; ++j) {
+            if (poll_rows && (j % g_poll == 0 ? stop.Poll() : stop.stopped())) continue;
             g[j] = SoftMin(CTd + j * n, la.data(), f.data(), n, inv_eps, eps);
+        }
+        stop.ThrowIfStopped(kWhat);
     }
     // <T, C>, row by row in a fixed order (vectorised exp, no allocation).
     double cost = 0.0;
@@ -201,11 +250,18 @@ SinkhornSummary SinkhornSymmetric(const RowMatrixD& C, const SinkhornOptions& op
     bool damped = false;
     double prev_err = 0.0;
     const bool parallel_rows = n * n >= kSinkhornParallelCells && threads > 1;
+    const bool poll_rows = n * n > kPollCells;
+    const int64_t every = RowsPerPoll(n);
+    StopFlag stop;
     for (int32_t it = 0; it < options.max_iters; ++it) {
+        ThrowIfInterrupted(kWhat);
         const double* Cd = C.data();
 #pragma omp parallel for schedule(static) num_threads(threads) if (parallel_rows)
-        for (int64_t i = 0; i < n; ++i)
+        for (int64_t i = 0; i < n; ++i) {
+            if (poll_rows && (i % every == 0 ? stop.Poll() : stop.stopped())) continue;
             soft[i] = SoftMin(Cd + i * n, la.data(), f.data(), n, inv_eps, eps);
+        }
+        stop.ThrowIfStopped(kWhat);
         // Row marginal of (f, f): a_i exp((f_i - soft_i) / eps).
         double err = 0.0;
         for (int64_t i = 0; i < n; ++i)

@@ -23,6 +23,12 @@
 // Stable for any epsilon > 0 relative to C (no kernel exp(-C/epsilon) is
 // formed).  After the last f-update the row marginal is exact.
 //
+// Cancellation: every iteration polls the interrupt check (common.h), and
+// problems of more than 2^16 cells poll inside the row loops too; the solvers
+// and the distance products (in row blocks when large) throw
+// Interrupted("optimal transport cancelled").  They may run inside a
+// ParallelErrors::Run of the caller, which carries the exception out.
+//
 // Determinism: each row (column) log-sum-exp is a sequential loop owned by one
 // thread, so results do not depend on the thread count.
 #ifndef RAID_CORE_OT_SINKHORN_H

@@ -34,6 +34,14 @@ void CheckPositive(const char* name, double value, double hi) {
                               ", got " + FormatDouble(value));
 }
 
+// Throws InvalidArgument unless lo <= value <= hi (NaN fails).
+void CheckClosed(const char* name, double value, double lo, double hi) {
+    if (!(value >= lo && value <= hi))
+        throw InvalidArgument(std::string("option \"") + name + "\" must be between " +
+                              FormatDouble(lo) + " and " + FormatDouble(hi) + ", got " +
+                              FormatDouble(value));
+}
+
 // Up to k of the ids (ascending), drawn without replacement from key; all if k == 0 or k >= n.
 std::vector<int32_t> SampleIds(const std::vector<int32_t>& ids, int64_t k, uint64_t key) {
     const int64_t n = static_cast<int64_t>(ids.size());
@@ -57,13 +65,32 @@ double SecondsSince(std::chrono::steady_clock::time_point t0) {
 void DefenseOptions::Validate() const {
     CheckInt("phase1_epochs", phase1_epochs, 0, 10000);
     CheckPositive("eta", eta, 1e6);
-    CheckPositive("tau", tau, 100.0);
+    CheckClosed("tau", tau, kMinTau, 100.0);
     CheckInt("xi", xi, 1, 1000000);
     CheckInt("m", m, 2, 65536);
     CheckInt("sinkhorn_iters", sinkhorn_iters, 1, 1000000);
     CheckPositive("sinkhorn_tol", sinkhorn_tol, 1.0);
     if (sample != 0) CheckInt("sample", sample, 2, 100000000);
     CheckInt("barycenter_iters", barycenter_iters, 1, 1000);
+}
+
+// Estimated bytes of a defense (see Memory in mf_defense.h).
+double MfDefense::EstimateBytes(const std::vector<int64_t>& class_sizes, int64_t n_users,
+                                const DefenseOptions& o, int32_t dim, int threads) {
+    const double d = dim, m = o.m, t = threads;
+    double bytes = 4.0 * static_cast<double>(n_users) * d + 12.0 * static_cast<double>(n_users);
+    double largest = 0.0;
+    for (int64_t n_c : class_sizes) {
+        const double s =
+            static_cast<double>(o.sample <= 0 || o.sample >= n_c ? n_c : int64_t{o.sample});
+        largest = std::max(largest, s);
+        bytes += 8.0 * s * d + 24.0 * s * m + 16.0 * m * d + 12.0 * s * s + 4.0 * s * d +
+                 8.0 * (m + s) * d;
+    }
+    const double K = static_cast<double>(class_sizes.size());
+    const double probe = kDistanceSample;
+    bytes += t * 4.0 * 64.0 * (m + largest + 2.0 * d) + 8.0 * K * probe * d + 48.0 * probe * probe;
+    return bytes;
 }
 
 // Validates classes and options and draws the samples.
@@ -93,6 +120,11 @@ MfDefense::MfDefense(const std::vector<int32_t>& user_class, int32_t classes,
             throw InvalidArgument("class " + std::to_string(c) + " has " +
                                   std::to_string(members_[c].size()) +
                                   " users; the defense needs at least 2 per class");
+    std::vector<int64_t> sizes(static_cast<size_t>(classes));
+    for (int32_t c = 0; c < classes; ++c) sizes[c] = static_cast<int64_t>(members_[c].size());
+    CheckMemory(EstimateBytes(sizes, static_cast<int64_t>(user_class_.size()), options_, dim,
+                              threads_),
+                "the defense");
     sample_.resize(static_cast<size_t>(classes));
     probe_.resize(static_cast<size_t>(classes));
     for (int32_t c = 0; c < classes; ++c) {

@@ -66,6 +66,24 @@
 // On catalogues of fewer than 1,024 items an epoch has fewer sub-steps, and
 // xi = 16 spans more than one epoch.
 //
+// Cancellation: the barycenter updates, the Sinkhorn iterations (and their
+// row loops on large problems), the large distance products and the map
+// blocks poll the interrupt check (common.h); Recompute() then throws
+// Interrupted and the trainer's Step() reports "training cancelled".
+//
+// Memory (EstimateBytes, checked against the budget by the constructor),
+// for nu users, K classes, s_c users in the sample of class c (n_c if
+// sample = 0), support size m, dim d and t threads:
+//   4 nu d + 12 nu                   displacements, classes, members
+//   sum_c 8 s_c d                    the gathered samples (double)
+//   sum_c (24 s_c m + 16 m d)        cost matrix kept per class, its transpose
+//                                    and the plan in a solve, T^T X and Z
+//   sum_c (12 s_c^2 + 4 s_c d)       self-transport cost (double) and float Gram
+//   sum_c 8 (m + s_c) d              the prepared maps (float)
+//   t 4 * 64 (m + max s_c + 2 d)     per-thread logits and blocks of the maps
+//   8 K 256 d + 48 * 256^2           the class-distance measurement
+// i.e. with sample = 0 it grows with the square of the class sizes.
+//
 // Determinism: sampling is seeded; every OT reduction runs sequentially
 // inside one row or column (or in a fixed order), and the recomputations
 // happen at fixed epoch positions, so results stay bit-identical for any
@@ -80,6 +98,14 @@
 #include "../ot/barycenter.h"
 
 namespace raid {
+
+// Smallest tau the defense accepts.  The entropic maps run in single
+// precision with logits of order 1 / tau, so float's relative error of 6e-8
+// becomes an absolute logit error of ~6e-8 / tau: 0.06 at 1e-6, garbage
+// (and, near 1e-20, non-finite costs) far below; the log-domain Sinkhorn also
+// stops reaching any useful tolerance below ~1e-4 (its marginal error stays
+// near 1 at 1e-6 on MovieLens-sized data).
+constexpr double kMinTau = 1e-6;
 
 // Options of the RAID defense.  Defaults tuned on MovieLens 100K (all ratings,
 // MF defaults, audited through raid.audit: both attackers, 5 folds, classes in
@@ -96,7 +122,7 @@ namespace raid {
 struct DefenseOptions {
     int32_t phase1_epochs = 5;     // epochs without the defense, 0 .. 10000
     double eta = 0.25;             // pull strength (see Scaling), (0, 1e6]
-    double tau = 1.0;              // epsilon / median cost, (0, 100]
+    double tau = 1.0;              // epsilon / median cost, [kMinTau, 100]
     int32_t xi = 16;               // steps between recomputations, 1 .. 1,000,000
     int32_t m = 64;                // barycenter support size, 2 .. 65536
     int32_t sinkhorn_iters = 200;  // Sinkhorn iteration cap, 1 .. 1,000,000
@@ -135,6 +161,10 @@ class MfDefense {
     // Validates classes (>= 2, each with >= 2 users) and options; copies user_class.
     MfDefense(const std::vector<int32_t>& user_class, int32_t classes,
               const DefenseOptions& options, int32_t dim, uint64_t seed, int threads);
+
+    // Estimated bytes of a defense with these class sizes (see Memory above).
+    static double EstimateBytes(const std::vector<int64_t>& class_sizes, int64_t n_users,
+                                const DefenseOptions& options, int32_t dim, int threads);
 
     // Recomputes the barycenter and every target from the user rows (row
     // stride `stride` floats).
