@@ -54,6 +54,7 @@ SELECT raid_try($$SELECT raid.train('e', 'syn_inter', attributes => 'lonely_user
 SELECT raid_try($$SELECT raid.train('e', 'syn_inter', attributes => 'dup_users', attribute_col => 'attribute', defense => 'raid')$$);
 SELECT raid_try($$SELECT raid.train('e', 'syn_inter', attributes => 'syn_users', attribute_col => 'attribute', defense => 'raid', options => '{"eta": 0}')$$);
 SELECT raid_try($$SELECT raid.train('e', 'syn_inter', attributes => 'syn_users', attribute_col => 'attribute', defense => 'raid', options => '{"tau": -1}')$$);
+SELECT raid_try($$SELECT raid.train('e', 'syn_inter', attributes => 'syn_users', attribute_col => 'attribute', defense => 'raid', options => '{"tau": 1e-20}')$$);
 SELECT raid_try($$SELECT raid.train('e', 'syn_inter', attributes => 'syn_users', attribute_col => 'attribute', defense => 'raid', options => '{"xi": 0}')$$);
 SELECT raid_try($$SELECT raid.train('e', 'syn_inter', attributes => 'syn_users', attribute_col => 'attribute', defense => 'raid', options => '{"m": 0}')$$);
 SELECT raid_try($$SELECT raid.train('e', 'syn_inter', attributes => 'syn_users', attribute_col => 'attribute', defense => 'raid', options => '{"sinkhorn_iters": 0}')$$);

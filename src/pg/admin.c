@@ -101,6 +101,19 @@ exec_roles(const char *sql, Oid a, Oid b, int expected)
 	return SPI_processed;
 }
 
+/* Inside SPI: raises 55006 while the role has a queued or running job. */
+static void
+refuse_while_jobs(Oid role)
+{
+	exec_roles("SELECT 1 FROM raid.job_records WHERE owner = $1 AND status IN ('queued', 'running') "
+			   "LIMIT 1", role, role, SPI_OK_SELECT);
+	if (SPI_processed > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_IN_USE),
+				 errmsg("role %u has queued or running background jobs", role),
+				 errhint("Wait for them to end, or cancel them with raid.cancel_job().")));
+}
+
 /*
  * raid.reassign_owned(old_role, new_role): gives old_role's models, audits
  * and finished jobs to new_role.  Refuses when new_role already has a model of
@@ -132,13 +145,7 @@ raid_reassign_owned(PG_FUNCTION_ARGS)
 						GetUserNameFromId(to, false),
 						SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1)),
 				 errhint("Drop or rename one of the two models first.")));
-	exec_roles("SELECT 1 FROM raid.job_records WHERE owner = $1 AND status IN ('queued', 'running') "
-			   "LIMIT 1", from, to, SPI_OK_SELECT);
-	if (SPI_processed > 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_IN_USE),
-				 errmsg("role %u has queued or running background jobs", from),
-				 errhint("Wait for them to end, or cancel them with raid.cancel_job().")));
+	refuse_while_jobs(from);
 	n += exec_roles("UPDATE raid.models SET owner = $2 WHERE owner = $1", from, to, SPI_OK_UPDATE);
 	n += exec_roles("UPDATE raid.audits SET owner = $2 WHERE owner = $1", from, to, SPI_OK_UPDATE);
 	n += exec_roles("UPDATE raid.job_records SET owner = $2 WHERE owner = $1", from, to, SPI_OK_UPDATE);
@@ -163,13 +170,7 @@ raid_drop_owned(PG_FUNCTION_ARGS)
 
 	SPI_connect();
 	raid_become_owner(&sw);
-	exec_roles("SELECT 1 FROM raid.job_records WHERE owner = $1 AND status IN ('queued', 'running') "
-			   "LIMIT 1", role, role, SPI_OK_SELECT);
-	if (SPI_processed > 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_IN_USE),
-				 errmsg("role %u has queued or running background jobs", role),
-				 errhint("Wait for them to end, or cancel them with raid.cancel_job().")));
+	refuse_while_jobs(role);
 	n += exec_roles("DELETE FROM raid.audits WHERE owner = $1", role, role, SPI_OK_DELETE);
 	n += exec_roles("DELETE FROM raid.models WHERE owner = $1", role, role, SPI_OK_DELETE);
 	n += exec_roles("DELETE FROM raid.job_records WHERE owner = $1", role, role, SPI_OK_DELETE);

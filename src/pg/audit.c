@@ -136,6 +136,9 @@ add_row(AuditData *d, int64 id, Datum emb, char *label)
 	if (d->n == d->capacity)
 	{
 		d->capacity = d->capacity ? d->capacity * 2 : 1024;
+		/* ids, labels (pointer and a short string) and features; the core checks its copy */
+		raid_check_memory((double) d->capacity * (sizeof(int64) + sizeof(char *) + 16.0 + 4.0 * d->dim),
+						  "reading the embeddings");
 		d->ids = d->ids ? repalloc_huge(d->ids, sizeof(int64) * d->capacity)
 			: palloc_extended(sizeof(int64) * d->capacity, MCXT_ALLOC_HUGE);
 		d->labels = d->labels ? repalloc_huge(d->labels, sizeof(char *) * d->capacity)

@@ -57,7 +57,7 @@ static const OptionSpec train_specs[] = {
 	{"holdout", OPTION_BOOL, 0, 0, false, offsetof(RaidTrainOptions, holdout), OPTION_GROUP_ALWAYS},
 	{"phase1_epochs", OPTION_INT32, 0, 10000, false, offsetof(RaidTrainOptions, defense.phase1_epochs), OPTION_GROUP_RAID},
 	{"eta", OPTION_FLOAT, 0, 1e6, true, offsetof(RaidTrainOptions, defense.eta), OPTION_GROUP_RAID},
-	{"tau", OPTION_FLOAT, 0, 100, true, offsetof(RaidTrainOptions, defense.tau), OPTION_GROUP_RAID},
+	{"tau", OPTION_FLOAT, 1e-6, 100, false, offsetof(RaidTrainOptions, defense.tau), OPTION_GROUP_RAID},
 	{"xi", OPTION_INT32, 1, 1000000, false, offsetof(RaidTrainOptions, defense.xi), OPTION_GROUP_RAID},
 	{"m", OPTION_INT32, 2, 65536, false, offsetof(RaidTrainOptions, defense.m), OPTION_GROUP_RAID},
 	{"sinkhorn_iters", OPTION_INT32, 1, 1000000, false, offsetof(RaidTrainOptions, defense.sinkhorn_iters), OPTION_GROUP_RAID},

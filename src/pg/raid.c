@@ -3,6 +3,9 @@
  */
 #include "postgres.h"
 
+#include <limits.h>
+#include <unistd.h>
+
 #include "access/htup_details.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_attribute.h"
@@ -24,10 +27,45 @@
 PG_MODULE_MAGIC;
 
 int			raid_max_threads = 0;
+int			raid_max_memory = 0;	/* MB; set in _PG_init */
 bool		raid_verbose = false;
 raid_progress_hook_type raid_progress_hook = NULL;
 
 void		_PG_init(void);
+
+/*
+ * The core's cancellation check: true once PostgreSQL would act on a cancel
+ * or terminate request at its next CHECK_FOR_INTERRUPTS().  The core calls
+ * it from any thread, inside parallel regions too: it only reads flags that
+ * the signal handlers set, and calls nothing.
+ */
+static int
+raid_interrupt_check(void)
+{
+	if (InterruptHoldoffCount != 0 || CritSectionCount != 0)
+		return 0;
+	return ProcDiePending || (QueryCancelPending && QueryCancelHoldoffCount == 0);
+}
+
+/* A quarter of the machine's memory in MB: the default memory budget. */
+static int
+default_max_memory(void)
+{
+	long		pages = sysconf(_SC_PHYS_PAGES);
+	long		page_size = sysconf(_SC_PAGESIZE);
+	double		mb;
+
+	if (pages <= 0 || page_size <= 0)
+		return 4096;
+	mb = (double) pages * (double) page_size / 4.0 / (1024.0 * 1024.0);
+	return (int) Max(Min(mb, (double) INT_MAX), 64.0);
+}
+
+static void
+assign_max_memory(int newval, void *extra)
+{
+	raid_set_memory_limit((uint64) newval * 1024 * 1024);
+}
 
 /*
  * Defines the GUCs.  Under shared_preload_libraries this runs in the
@@ -44,6 +82,16 @@ _PG_init(void)
 							0, 0, 1024,
 							PGC_SUSET, 0,
 							NULL, NULL, NULL);
+	DefineCustomIntVariable("raid.max_memory",
+							"Memory one raid operation may use (0 = no limit).",
+							"Training, evaluation, the defense, audits and synthetic data estimate "
+							"their memory before allocating it and refuse with SQLSTATE 53200 "
+							"beyond this budget.  The default is a quarter of the machine's RAM.",
+							&raid_max_memory,
+							default_max_memory(), 0, INT_MAX,
+							PGC_SUSET, GUC_UNIT_MB,
+							NULL, assign_max_memory, NULL);
+	raid_set_interrupt_check(raid_interrupt_check);
 	DefineCustomBoolVariable("raid.verbose",
 							 "Reports training progress as a NOTICE per epoch.",
 							 NULL,
@@ -122,6 +170,14 @@ raid_report_error(const raid_error *err, const char *doing)
 
 	if (err->code == RAID_INTERRUPTED)
 		CHECK_FOR_INTERRUPTS();
+	if (err->code == RAID_OUT_OF_MEMORY)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("%s", message),
+				 errcontext("%s", doing),
+				 raid_max_memory > 0 ?
+				 errhint("The limit is raid.max_memory (%d MB), which a superuser may raise; "
+						 "a smaller dim, sample or fewer threads need less.", raid_max_memory) : 0));
 	if (err->code == RAID_INTERNAL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
@@ -327,4 +383,15 @@ raid_check_model_name(const char *name)
 				(errcode(ERRCODE_NAME_TOO_LONG),
 				 errmsg("model name is too long (%zu bytes)", strlen(name)),
 				 errdetail("A model name has at most %d bytes.", RAID_MAX_MODEL_NAME)));
+}
+
+void
+raid_check_memory(double bytes, const char *what)
+{
+	if (raid_max_memory > 0 && bytes > (double) raid_max_memory * 1024.0 * 1024.0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("%s needs an estimated %.1f MB of memory, more than the limit of %d MB",
+						what, bytes / (1024.0 * 1024.0), raid_max_memory),
+				 errhint("The limit is raid.max_memory, which a superuser may raise.")));
 }

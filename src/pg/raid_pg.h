@@ -20,6 +20,13 @@
 
 /* GUCs */
 extern int	raid_max_threads;
+extern int	raid_max_memory;		/* MB, 0 = no limit */
+
+/*
+ * Raises 53200 unless `bytes` fit in raid.max_memory; for the glue's own
+ * buffers (the core checks its own).
+ */
+extern void raid_check_memory(double bytes, const char *what);
 extern bool raid_verbose;
 
 /*

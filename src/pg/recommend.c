@@ -47,13 +47,17 @@ lookup_model(const char *name, int64 *model_id, int *dim)
 {
 	bool		isnull;
 
-	raid_select_model(name, "model_id, (options->>'dim')::int4", false);
+	raid_select_model(name, "model_id, (options->>'dim')::int4, items", false);
 	*model_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	*dim = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 	if (isnull || *dim <= 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("model \"%s\" has no valid \"dim\" in its options", name)));
+	/* the item rows as SPI returns them (about twice the values) and their copy */
+	raid_check_memory((double) DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+														   3, &isnull)) * (12.0 * *dim + 128.0),
+					  "reading the item embeddings");
 }
 
 Datum

@@ -16,11 +16,7 @@ long="SELECT raid.train('m', 'inter', options => '{\"epochs\": 10000, \"replace\
 # 1. pg_cancel_backend from another session
 psql -X -q -At -c "SET application_name = 'raid_it_cancel'" -c "$long" >"$out_file" 2>&1 &
 client=$!
-for _ in $(seq 1 100); do
-    pid=$(q "SELECT pid FROM pg_stat_activity WHERE application_name = 'raid_it_cancel' AND state = 'active' AND query LIKE '%raid.train%'")
-    [ -n "$pid" ] && break
-    sleep 0.1
-done
+pid=$(backend_pid raid_it_cancel)
 [ -n "$pid" ] || fail "the training did not start"
 sleep 2  # well into training
 t0=$(now)

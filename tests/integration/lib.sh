@@ -39,3 +39,15 @@ snapshot_sql() {
           || '/' || (SELECT count(*) FROM raid.item_embeddings) || '/' || (SELECT count(*) FROM raid.user_items)
           || '/' || (SELECT model_id || ':' || (options->>'dim') FROM raid.models WHERE name = '$1')"
 }
+
+# backend_pid APP: waits up to 5 s for an active backend of application_name
+# APP and prints its pid (nothing if none showed up)
+backend_pid() {
+    local pid=""
+    for _ in $(seq 1 100); do
+        pid=$(q "SELECT pid FROM pg_stat_activity WHERE application_name = '$1' AND state = 'active' LIMIT 1")
+        [ -n "$pid" ] && break
+        sleep 0.05
+    done
+    echo "$pid"
+}

@@ -87,11 +87,7 @@ out_file=$(mktemp)
 psql -X -q -At -U raid_it_ann -c "SET application_name = 'raid_it_same'" \
     -c "SELECT raid.train('ann_m', 'sr_inter', options => '{\"epochs\": 10000, \"replace\": true}')" >"$out_file" 2>&1 &
 client=$!
-for _ in $(seq 1 100); do
-    pid=$(q "SELECT pid FROM pg_stat_activity WHERE application_name = 'raid_it_same' AND state = 'active'")
-    [ -n "$pid" ] && break
-    sleep 0.1
-done
+pid=$(backend_pid raid_it_same)
 [ -n "$pid" ] || fail "the first training did not start"
 sleep 0.5
 t0=$(now)
