@@ -512,7 +512,12 @@ raid_jobs_launcher_main(Datum arg)
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
 	}
-	proc_exit(0);
+	/*
+	 * Exit code 1: the postmaster starts the launcher again after its restart
+	 * time (unless the server is shutting down), so pg_terminate_backend on it
+	 * does not stop every job until the next restart, as exit code 0 would.
+	 */
+	proc_exit(1);
 }
 
 /* ------------------------------------------------------------------------
