@@ -402,6 +402,16 @@ struct raid_audit {
     std::unique_ptr<raid::Audit> impl;
 };
 
+// The C enum and limits are the core's.
+static_assert(int32_t{RAID_ATTACKER_MLP} == int32_t{raid::kAttackerMlp} &&
+                  int32_t{RAID_ATTACKER_LOGISTIC} == int32_t{raid::kAttackerLogistic} &&
+                  int32_t{RAID_ATTACKER_KNN} == int32_t{raid::kAttackerKnn} &&
+                  int32_t{RAID_ATTACKER_QDA} == int32_t{raid::kAttackerQda},
+              "raid_attacker_kind must match raid::AttackerKind");
+static_assert(RAID_ATTACKERS_ALL == raid::kAllAttackers, "RAID_ATTACKERS_ALL must match the core");
+static_assert(RAID_MAX_ATTACKERS == sizeof(raid::kAttackerOrder) / sizeof(raid::kAttackerOrder[0]),
+              "RAID_MAX_ATTACKERS must count the core's attackers");
+
 namespace {
 
 // Converts C audit options to core options.
@@ -421,6 +431,8 @@ raid::AuditOptions ToCore(const raid_audit_options& o) {
     c.mlp_patience = o.mlp_patience;
     c.logistic_c = o.logistic_c;
     c.logistic_max_iter = o.logistic_max_iter;
+    c.knn_k = o.knn_k;
+    c.qda_reg = o.qda_reg;
     return c;
 }
 
@@ -479,6 +491,8 @@ void raid_audit_options_default(raid_audit_options* opts) {
     opts->mlp_patience = d.mlp_patience;
     opts->logistic_c = d.logistic_c;
     opts->logistic_max_iter = d.logistic_max_iter;
+    opts->knn_k = d.knn_k;
+    opts->qda_reg = d.qda_reg;
 }
 
 // Checks every field; the message names the first bad one.
@@ -516,7 +530,7 @@ raid_status raid_audit_step(raid_audit* audit, int* done, double* fraction, raid
     });
 }
 
-// Copies one result per attacker, MLP first.
+// Copies one result per attacker: MLP, logistic, kNN, QDA.
 raid_status raid_audit_get_results(const raid_audit* audit, raid_attack_result* out,
                                    int32_t max_results, int32_t* n_results, raid_error* err) {
     return Guard(err, [&] {

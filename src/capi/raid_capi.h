@@ -276,12 +276,26 @@ void		raid_synthetic_free(raid_synthetic *s);
  * Leakage audits: attribute-inference attackers under cross-validation
  * ------------------------------------------------------------------------ */
 
-/* Attackers, usable as bits of raid_audit_options.attackers. */
+/*
+ * Attackers, usable as bits of raid_audit_options.attackers.  kNN finds
+ * nonlinear leakage and QDA second-order leakage (class covariances that
+ * differ where the class means agree), which logistic regression misses.
+ */
 typedef enum raid_attacker_kind
 {
 	RAID_ATTACKER_MLP = 1,		/* one hidden ReLU layer, Adam, early stopping */
-	RAID_ATTACKER_LOGISTIC = 2	/* multinomial logistic regression, L2 */
+	RAID_ATTACKER_LOGISTIC = 2, /* multinomial logistic regression, L2 */
+	RAID_ATTACKER_KNN = 4,		/* k nearest neighbours, Euclidean, uniform votes */
+	RAID_ATTACKER_QDA = 8		/* Gaussian classes with their own regularised
+								 * covariances (quadratic discriminant analysis) */
 } raid_attacker_kind;
+
+/* Every attacker: the default mask. */
+#define RAID_ATTACKERS_ALL (RAID_ATTACKER_MLP | RAID_ATTACKER_LOGISTIC | \
+							RAID_ATTACKER_KNN | RAID_ATTACKER_QDA)
+
+/* The most results an audit returns (one per attacker). */
+#define RAID_MAX_ATTACKERS 4
 
 #define RAID_MAX_FOLDS 20
 
@@ -290,7 +304,8 @@ typedef struct raid_audit_options
 	int32_t		folds;			/* stratified folds, default 5, 2..RAID_MAX_FOLDS */
 	uint64_t	seed;			/* folds, balancing, initialisation; default 42 */
 	int32_t		threads;		/* OpenMP threads, 0 = default */
-	int32_t		attackers;		/* bit mask of raid_attacker_kind, default both */
+	int32_t		attackers;		/* bit mask of raid_attacker_kind, 1..15, default
+								 * RAID_ATTACKERS_ALL (all four) */
 	int32_t		balance;		/* 1 (default): downsample each training fold to
 								 * its smallest class; 0: keep it as it is */
 	int32_t		mlp_hidden;		/* hidden units, default 100, 1..4096 */
@@ -304,6 +319,11 @@ typedef struct raid_audit_options
 								 * stopping, default 10 */
 	double		logistic_c;		/* inverse L2 strength as in scikit-learn, default 1 */
 	int32_t		logistic_max_iter;	/* optimiser iterations, default 200 */
+	int32_t		knn_k;			/* neighbours that vote, default 15, 1..1000; capped
+								 * at the fold's training users */
+	double		qda_reg;		/* covariance shrinkage toward the identity (in the
+								 * standardised space) as scikit-learn's reg_param:
+								 * (1 - r) Sigma + r I; default 0.1, 0..1 */
 } raid_audit_options;
 
 void		raid_audit_options_default(raid_audit_options *opts);
@@ -330,7 +350,8 @@ typedef struct raid_attack_result
 	double		fold_auc[RAID_MAX_FOLDS];
 	int64_t		fold_train_users[RAID_MAX_FOLDS];	/* after balancing */
 	int64_t		fold_test_users[RAID_MAX_FOLDS];
-	int32_t		fold_iterations[RAID_MAX_FOLDS];	/* MLP epochs / optimiser iterations */
+	int32_t		fold_iterations[RAID_MAX_FOLDS];	/* MLP epochs / optimiser iterations;
+													 * 0 for kNN and QDA */
 } raid_attack_result;
 
 typedef struct raid_audit raid_audit;
@@ -341,6 +362,9 @@ typedef struct raid_audit raid_audit;
  * raid_audit_get_folds), labels are class indices 0..classes-1.  The inputs
  * are copied.  Every class needs at least `folds` users (RAID_INVALID_ARGUMENT
  * naming the class index otherwise); non-finite features are RAID_DATA_ERROR.
+ * QDA needs at least 2 training users per class in every fold (only a concern
+ * with 2 folds and a class of 2 or 3 users): its step fails with
+ * RAID_DATA_ERROR otherwise.
  */
 raid_audit *raid_audit_create(const float *X, const int64_t *ids,
 							  const int32_t *labels, int64_t n, int32_t dim,
@@ -355,7 +379,12 @@ raid_audit *raid_audit_create(const float *X, const int64_t *ids,
 raid_status raid_audit_step(raid_audit *audit, int *done, double *fraction,
 							raid_error *err);
 
-/* Copies the results of the finished audit, one per attacker, MLP first. */
+/*
+ * Copies the results of the finished audit, one per attacker in the mask, in
+ * the order MLP, logistic, kNN, QDA: up to RAID_MAX_ATTACKERS (4) results.
+ * max_results smaller than the number of attackers in the mask is
+ * RAID_INVALID_ARGUMENT ("max_results" must be at least 4, got 2).
+ */
 raid_status raid_audit_get_results(const raid_audit *audit,
 								   raid_attack_result *out, int32_t max_results,
 								   int32_t *n_results, raid_error *err);

@@ -10,7 +10,8 @@
 //                           Eigen must not start nested teams of its own
 //
 // Vocabulary: RowMatrixF is a row-major float matrix, the layout of every
-// embedding table the core exchanges (n rows x dim columns).
+// embedding table the core exchanges (n rows x dim columns); RowMatrixD is
+// its double counterpart (class probabilities, attackers' work matrices).
 #ifndef RAID_CORE_LINALG_H
 #define RAID_CORE_LINALG_H
 
@@ -26,6 +27,7 @@
 namespace raid {
 
 using RowMatrixF = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using RowMatrixD = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 using ConstRowMapF = Eigen::Map<const RowMatrixF>;
 using RowMapF = Eigen::Map<RowMatrixF>;
 using VectorF = Eigen::VectorXf;

@@ -4,6 +4,7 @@
 // signal (class 1 shifted by 0.05 on every axis: Bayes BAcc about 0.58),
 // generated once.
 //   build/tests/raid_bench --benchmark_filter=Audit
+//   build/tests/raid_bench --benchmark_filter='Knn|Qda'   (one fold's fit + predict)
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
@@ -11,6 +12,9 @@
 #include <vector>
 
 #include "core/attack/audit.h"
+#include "core/attack/crossval.h"
+#include "core/attack/knn.h"
+#include "core/attack/qda.h"
 #include "core/common.h"
 
 namespace {
@@ -78,5 +82,64 @@ void BM_AuditLogistic(benchmark::State& state) {
     RunAuditBenchmark(state, raid::kAttackerLogistic);
 }
 BENCHMARK(BM_AuditLogistic)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// kNN alone, 5 folds.
+void BM_AuditKnn(benchmark::State& state) { RunAuditBenchmark(state, raid::kAttackerKnn); }
+BENCHMARK(BM_AuditKnn)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// QDA alone, 5 folds.
+void BM_AuditQda(benchmark::State& state) { RunAuditBenchmark(state, raid::kAttackerQda); }
+BENCHMARK(BM_AuditQda)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// Fold 0 of the default plan, standardised: (balanced) training and test rows.
+struct Fold {
+    raid::RowMatrixF train, test;
+    std::vector<int32_t> y_train;
+};
+
+// Built once.
+const Fold& FirstFold() {
+    static const Fold fold = [] {
+        const AuditData& d = WeakSignal();
+        const raid::FoldPlan plan =
+            raid::MakeFoldPlan(d.ids.data(), d.labels.data(), d.n, 2, 5, 42, true);
+        Fold f;
+        raid::GatherStandardized(d.x.data(), d.dim, plan.train[0], plan.test[0], &f.train, &f.test);
+        for (int64_t r : plan.train[0]) f.y_train.push_back(d.labels[r]);
+        return f;
+    }();
+    return fold;
+}
+
+// kNN (k = state.range(0)) fitted on one fold's training users, scoring its test users.
+void BM_KnnFitPredict(benchmark::State& state) {
+    const Fold& f = FirstFold();
+    raid::KnnOptions o;
+    o.k = static_cast<int32_t>(state.range(0));
+    for (auto _ : state) {
+        raid::KnnClassifier knn;
+        knn.Fit(f.train, f.y_train.data(), 2, o);
+        const raid::RowMatrixD p = knn.PredictProba(f.test);
+        benchmark::DoNotOptimize(p.data());
+    }
+    state.counters["train"] = static_cast<double>(f.train.rows());
+    state.counters["test"] = static_cast<double>(f.test.rows());
+}
+BENCHMARK(BM_KnnFitPredict)->Arg(15)->Unit(benchmark::kMillisecond);
+
+// QDA (reg 0.1) fitted on one fold's training users, scoring its test users.
+void BM_QdaFitPredict(benchmark::State& state) {
+    const Fold& f = FirstFold();
+    const raid::QdaOptions o;
+    for (auto _ : state) {
+        raid::Qda qda;
+        qda.Fit(f.train, f.y_train.data(), 2, o);
+        const raid::RowMatrixD p = qda.PredictProba(f.test);
+        benchmark::DoNotOptimize(p.data());
+    }
+    state.counters["train"] = static_cast<double>(f.train.rows());
+    state.counters["test"] = static_cast<double>(f.test.rows());
+}
+BENCHMARK(BM_QdaFitPredict)->Unit(benchmark::kMillisecond);
 
 }  // namespace

@@ -376,13 +376,18 @@ TEST(Audit, SeparableBlobsAreFound) {
     for (int32_t classes : {2, 3}) {
         const Users u = Blobs(2000, 64, classes, 6.0, 100 + classes);
         const auto results = RunAudit(u, TestOptions());
-        ASSERT_EQ(results.size(), 2u);
+        ASSERT_EQ(results.size(), 4u);
         EXPECT_EQ(results[0].attacker, raid::kAttackerMlp);
         EXPECT_EQ(results[1].attacker, raid::kAttackerLogistic);
+        EXPECT_EQ(results[2].attacker, raid::kAttackerKnn);
+        EXPECT_EQ(results[3].attacker, raid::kAttackerQda);
         for (const auto& r : results) {
-            EXPECT_GE(r.balanced_accuracy, 0.95)
+            // kNN's distances are dominated by the 62 or 63 noise axes, so it
+            // separates less sharply than the models that weigh the axes.
+            const double floor = r.attacker == raid::kAttackerKnn ? 0.9 : 0.95;
+            EXPECT_GE(r.balanced_accuracy, floor)
                 << raid::AttackerName(r.attacker) << " " << classes;
-            EXPECT_GE(r.f1, 0.95) << raid::AttackerName(r.attacker);
+            EXPECT_GE(r.f1, floor) << raid::AttackerName(r.attacker);
             EXPECT_GE(r.auc, 0.98) << raid::AttackerName(r.attacker);
             EXPECT_DOUBLE_EQ(r.chance, 1.0 / classes);
             EXPECT_EQ(r.users, 2000);
@@ -448,10 +453,10 @@ TEST(Audit, StepsRunOneTaskPerThread) {
     double fraction = 0.0;
     while (!audit.Step(&fraction)) fractions.push_back(fraction);
     fractions.push_back(fraction);
-    // 6 tasks, 2 per step.
-    ASSERT_EQ(fractions.size(), 3u);
-    EXPECT_NEAR(fractions[0], 2.0 / 6.0, 1e-12);
-    EXPECT_NEAR(fractions[2], 1.0, 1e-12);
+    // 12 tasks (4 attackers x 3 folds), 2 per step.
+    ASSERT_EQ(fractions.size(), 6u);
+    EXPECT_NEAR(fractions[0], 2.0 / 12.0, 1e-12);
+    EXPECT_NEAR(fractions[5], 1.0, 1e-12);
     EXPECT_TRUE(audit.Step(&fraction));  // nothing left: stays done
     o.attackers = raid::kAttackerLogistic;
     raid::Audit lr_only(u.x.data(), u.ids.data(), u.labels.data(), u.n, u.dim, u.classes, o);

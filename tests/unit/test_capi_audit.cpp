@@ -60,7 +60,9 @@ TEST(CApiAudit, DefaultsMatchTheHeader) {
     EXPECT_EQ(o.folds, 5);
     EXPECT_EQ(o.seed, 42u);
     EXPECT_EQ(o.threads, 0);
-    EXPECT_EQ(o.attackers, RAID_ATTACKER_MLP | RAID_ATTACKER_LOGISTIC);
+    EXPECT_EQ(o.attackers,
+              RAID_ATTACKER_MLP | RAID_ATTACKER_LOGISTIC | RAID_ATTACKER_KNN | RAID_ATTACKER_QDA);
+    EXPECT_EQ(o.attackers, RAID_ATTACKERS_ALL);
     EXPECT_EQ(o.balance, 1);
     EXPECT_EQ(o.mlp_hidden, 100);
     EXPECT_EQ(o.mlp_max_epochs, 200);
@@ -71,6 +73,8 @@ TEST(CApiAudit, DefaultsMatchTheHeader) {
     EXPECT_EQ(o.mlp_patience, 10);
     EXPECT_EQ(o.logistic_c, 1.0);
     EXPECT_EQ(o.logistic_max_iter, 200);
+    EXPECT_EQ(o.knn_k, 15);
+    EXPECT_EQ(o.qda_reg, 0.1);
     raid_error err = Dirty();
     EXPECT_EQ(raid_audit_options_validate(&o, &err), RAID_OK);
     EXPECT_STREQ(err.message, "");
@@ -97,7 +101,9 @@ TEST(CApiAudit, InvalidOptionsNameTheField) {
         {"threads", [](raid_audit_options* p) { p->threads = -1; },
          "option \"threads\" must be between 0 and 1024, got -1"},
         {"attackers", [](raid_audit_options* p) { p->attackers = 0; },
-         "option \"attackers\" must be between 1 and 3, got 0"},
+         "option \"attackers\" must be between 1 and 15, got 0"},
+        {"attackers", [](raid_audit_options* p) { p->attackers = 16; },
+         "option \"attackers\" must be between 1 and 15, got 16"},
         {"balance", [](raid_audit_options* p) { p->balance = 2; },
          "option \"balance\" must be between 0 and 1, got 2"},
         {"mlp_hidden", [](raid_audit_options* p) { p->mlp_hidden = 0; },
@@ -120,6 +126,16 @@ TEST(CApiAudit, InvalidOptionsNameTheField) {
          "option \"logistic_c\" must be greater than 0 and at most 1e+06, got 2e+06"},
         {"logistic_max_iter", [](raid_audit_options* p) { p->logistic_max_iter = 0; },
          "option \"logistic_max_iter\" must be between 1 and 100000, got 0"},
+        {"knn_k", [](raid_audit_options* p) { p->knn_k = 0; },
+         "option \"knn_k\" must be between 1 and 1000, got 0"},
+        {"knn_k", [](raid_audit_options* p) { p->knn_k = 1001; },
+         "option \"knn_k\" must be between 1 and 1000, got 1001"},
+        {"qda_reg", [](raid_audit_options* p) { p->qda_reg = -0.5; },
+         "option \"qda_reg\" must be between 0 and 1, got -0.5"},
+        {"qda_reg", [](raid_audit_options* p) { p->qda_reg = 1.5; },
+         "option \"qda_reg\" must be between 0 and 1, got 1.5"},
+        {"qda_reg", [](raid_audit_options* p) { p->qda_reg = NAN; },
+         "option \"qda_reg\" must be between 0 and 1, got nan"},
     };
     for (const Case& c : cases) {
         raid_audit_options bad;
@@ -196,9 +212,10 @@ TEST(CApiAudit, FullRunAgreesWithItsFolds) {
     ASSERT_NE(audit, nullptr) << err.message;
     EXPECT_EQ(err.code, RAID_OK);
 
-    raid_attack_result results[2];
+    raid_attack_result results[RAID_MAX_ATTACKERS];
     int32_t n_results = -1;
-    EXPECT_EQ(raid_audit_get_results(audit, results, 2, &n_results, &err), RAID_INVALID_ARGUMENT);
+    EXPECT_EQ(raid_audit_get_results(audit, results, RAID_MAX_ATTACKERS, &n_results, &err),
+              RAID_INVALID_ARGUMENT);
     EXPECT_EQ(n_results, 0);
 
     int done = 0, steps = 0;
@@ -209,26 +226,32 @@ TEST(CApiAudit, FullRunAgreesWithItsFolds) {
         last = fraction;
         ASSERT_LT(++steps, 100);
     }
-    EXPECT_EQ(steps, 4);  // 8 tasks, 2 per step
+    EXPECT_EQ(steps, 8);  // 16 tasks (4 attackers x 4 folds), 2 per step
     EXPECT_DOUBLE_EQ(fraction, 1.0);
 
-    EXPECT_EQ(raid_audit_get_results(audit, results, 1, &n_results, &err), RAID_INVALID_ARGUMENT);
-    ASSERT_EQ(raid_audit_get_results(audit, results, 2, &n_results, &err), RAID_OK);
-    ASSERT_EQ(n_results, 2);
+    // Room for fewer results than attackers is an error (a glue with room for 2 fails here).
+    EXPECT_EQ(raid_audit_get_results(audit, results, 2, &n_results, &err), RAID_INVALID_ARGUMENT);
+    EXPECT_STREQ(err.message, "\"max_results\" must be at least 4, got 2");
+    EXPECT_EQ(raid_audit_get_results(audit, results, 3, &n_results, &err), RAID_INVALID_ARGUMENT);
+    ASSERT_EQ(raid_audit_get_results(audit, results, RAID_MAX_ATTACKERS, &n_results, &err),
+              RAID_OK);
+    ASSERT_EQ(n_results, 4);
     EXPECT_EQ(results[0].attacker, RAID_ATTACKER_MLP);
     EXPECT_EQ(results[1].attacker, RAID_ATTACKER_LOGISTIC);
+    EXPECT_EQ(results[2].attacker, RAID_ATTACKER_KNN);
+    EXPECT_EQ(results[3].attacker, RAID_ATTACKER_QDA);
 
     std::vector<int32_t> fold_of(static_cast<size_t>(d.n), -1);
     std::vector<uint8_t> in_train(static_cast<size_t>(o.folds * d.n), 7);
     ASSERT_EQ(raid_audit_get_folds(audit, fold_of.data(), in_train.data(), &err), RAID_OK);
-    for (int k = 0; k < 2; ++k) {
+    for (int k = 0; k < n_results; ++k) {
         const raid_attack_result& r = results[k];
         EXPECT_EQ(r.classes, 2);
         EXPECT_EQ(r.users, d.n);
         EXPECT_EQ(r.folds, o.folds);
         EXPECT_DOUBLE_EQ(r.chance, 0.5);
         EXPECT_GT(r.seconds, 0.0);
-        // A real signal (shift 0.8 on 8 axes, Bayes BAcc 0.87): both attackers beat chance.
+        // A real signal (shift 0.8 on 8 axes, Bayes BAcc 0.87): every attacker beats chance.
         EXPECT_GT(r.balanced_accuracy, 0.7);
         EXPECT_GT(r.auc, 0.75);
         for (int f = 0; f < o.folds; ++f) {
@@ -246,7 +269,11 @@ TEST(CApiAudit, FullRunAgreesWithItsFolds) {
             EXPECT_EQ(r.fold_test_users[f], test);
             EXPECT_EQ(r.fold_train_users[f], train);
             EXPECT_EQ(2 * train_class1, train);  // balanced
-            EXPECT_GT(r.fold_iterations[f], 0);
+            // kNN and QDA have no iterations.
+            if (r.attacker == RAID_ATTACKER_KNN || r.attacker == RAID_ATTACKER_QDA)
+                EXPECT_EQ(r.fold_iterations[f], 0);
+            else
+                EXPECT_GT(r.fold_iterations[f], 0);
             EXPECT_GE(r.fold_balanced_accuracy[f], 0.0);
             EXPECT_LE(r.fold_auc[f], 1.0);
         }

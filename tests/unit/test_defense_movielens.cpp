@@ -38,7 +38,8 @@ Outcome TrainAndAudit(const raid::Dataset& data, const std::vector<int32_t>& att
     out.ndcg = raid::EvaluateRanking(data, tr.user_embeddings().data(), tr.item_embeddings().data(),
                                      options.dim, 0)
                    .ndcg_at_10;
-    raid::AuditOptions ao;  // both attackers, 5 folds, seed 42
+    raid::AuditOptions ao;  // MLP and logistic regression, 5 folds, seed 42
+    ao.attackers = raid::kAttackerMlp | raid::kAttackerLogistic;
     raid::Audit audit(tr.user_embeddings().data(), data.user_ids().data(), attribute.data(),
                       data.n_users(), options.dim, classes, ao);
     audit.Run();

@@ -47,7 +47,7 @@ double SecondsSince(std::chrono::steady_clock::time_point t0) {
 void AuditOptions::Validate() const {
     CheckRange("folds", folds, 2, kMaxAuditFolds);
     CheckRange("threads", threads, 0, 1024);
-    CheckRange("attackers", attackers, 1, kAttackerMlp | kAttackerLogistic);
+    CheckRange("attackers", attackers, 1, kAllAttackers);
     CheckRange("balance", balance, 0, 1);
     CheckRange("mlp_hidden", mlp_hidden, 1, 4096);
     CheckRange("mlp_max_epochs", mlp_max_epochs, 1, 100000);
@@ -58,6 +58,8 @@ void AuditOptions::Validate() const {
     CheckRange("mlp_patience", mlp_patience, 1, 10000);
     CheckPositiveAtMost("logistic_c", logistic_c, 1e6);
     CheckRange("logistic_max_iter", logistic_max_iter, 1, 100000);
+    CheckRange("knn_k", knn_k, 1, 1000);
+    CheckBetween("qda_reg", qda_reg, 0.0, 1.0);
 }
 
 // The MLP's hyperparameters.
@@ -81,6 +83,20 @@ LogisticOptions AuditOptions::Logistic() const {
     return o;
 }
 
+// kNN's hyperparameters.
+KnnOptions AuditOptions::Knn() const {
+    KnnOptions o;
+    o.k = knn_k;
+    return o;
+}
+
+// QDA's hyperparameters.
+QdaOptions AuditOptions::Qda() const {
+    QdaOptions o;
+    o.reg = qda_reg;
+    return o;
+}
+
 // Name of an attacker.
 const char* AttackerName(int32_t attacker) {
     switch (attacker) {
@@ -88,6 +104,10 @@ const char* AttackerName(int32_t attacker) {
             return "mlp";
         case kAttackerLogistic:
             return "logistic";
+        case kAttackerKnn:
+            return "knn";
+        case kAttackerQda:
+            return "qda";
         default:
             return "unknown";
     }
@@ -105,10 +125,13 @@ double AuditTaskBytes(int64_t n, int32_t dim, int32_t classes, const AuditOption
     double attacker = 0.0;
     if ((o.attackers & kAttackerMlp) != 0)
         attacker = std::max(attacker, MlpFitBytes(n, dim, classes, o.Mlp()));
-    if ((o.attackers & kAttackerLogistic) != 0) {
-        const int64_t n_test = (n + o.folds - 1) / std::max(o.folds, 1);
+    const int64_t n_test = (n + o.folds - 1) / std::max(o.folds, 1);
+    if ((o.attackers & kAttackerLogistic) != 0)
         attacker = std::max(attacker, LogisticFitBytes(n, n_test, dim, classes));
-    }
+    if ((o.attackers & kAttackerKnn) != 0)
+        attacker = std::max(attacker, KnnPredictBytes(n, n_test, dim, classes));
+    if ((o.attackers & kAttackerQda) != 0)
+        attacker = std::max(attacker, QdaFitBytes(n, n_test, dim, classes));
     return 4.0 * dn * dim + 16.0 * dn + 8.0 * dn * classes + attacker;
 }
 
@@ -148,7 +171,7 @@ Audit::Audit(const float* x, const int64_t* ids, const int32_t* labels, int64_t 
     x_.assign(x, x + n * dim);
     ids_.assign(ids, ids + n);
     labels_.assign(labels, labels + n);
-    for (int32_t attacker : {kAttackerMlp, kAttackerLogistic}) {
+    for (int32_t attacker : kAttackerOrder) {
         if ((options_.attackers & attacker) == 0) continue;
         for (int32_t f = 0; f < options_.folds; ++f) tasks_.push_back({attacker, f});
     }
@@ -179,11 +202,21 @@ FoldResult Audit::RunTask(const Task& task) const {
         mlp.Fit(x_train, y_train.data(), id_train.data(), classes_, options_.Mlp(), key);
         proba = mlp.PredictProba(x_test);
         out.iterations = mlp.summary().epochs;
-    } else {
+    } else if (task.attacker == kAttackerLogistic) {
         LogisticRegression lr;
         lr.Fit(x_train, y_train.data(), classes_, options_.Logistic());
         proba = lr.PredictProba(x_test);
         out.iterations = lr.summary().iterations;
+    } else if (task.attacker == kAttackerKnn) {
+        KnnClassifier knn;
+        knn.Fit(x_train, y_train.data(), classes_, options_.Knn());
+        proba = knn.PredictProba(x_test);
+        out.iterations = 0;  // nothing iterative (audit.h)
+    } else {
+        raid::Qda qda;
+        qda.Fit(x_train, y_train.data(), classes_, options_.Qda());
+        proba = qda.PredictProba(x_test);
+        out.iterations = 0;
     }
     if (!proba.allFinite())
         throw DataError(std::string("the ") + AttackerName(task.attacker) +
@@ -237,7 +270,7 @@ void Audit::Run() {
 std::vector<AttackResult> Audit::Results() const {
     if (!done()) throw InvalidArgument("the audit has not finished");
     std::vector<AttackResult> results;
-    for (int32_t attacker : {kAttackerMlp, kAttackerLogistic}) {
+    for (int32_t attacker : kAttackerOrder) {
         if ((options_.attackers & attacker) == 0) continue;
         AttackResult r;
         r.attacker = attacker;

@@ -3,13 +3,18 @@
 //
 // Vocabulary:
 //   attacker   a classifier that predicts a user's class from its embedding:
-//              the MLP (mlp.h) and logistic regression (logistic.h)
+//              the MLP (mlp.h), logistic regression (logistic.h), k nearest
+//              neighbours (knn.h) and quadratic discriminant analysis
+//              (qda.h); kNN finds nonlinear leakage and QDA second-order
+//              leakage (classes whose covariances differ even where their
+//              means agree), which the linear model cannot see
 //   plan       the folds and (balanced) training sets, crossval.h
 //   task       one (attacker, fold) pair: standardise the fold (crossval.h),
 //              train the attacker on its training users, score its test
 //              users, compute macro-F1, BAcc and AUC (classification.h).
-//              Tasks are ordered MLP folds 0..k-1, then logistic folds
-//              0..k-1; task (a, f) is seeded by Key(seed, kTagAttack, a, f)
+//              Tasks are ordered MLP folds 0..k-1, then logistic, kNN and
+//              QDA folds 0..k-1 (kAttackerOrder); task (a, f) is seeded by
+//              Key(seed, kTagAttack, a, f) (kNN and QDA draw nothing random)
 //              and runs single-threaded, so results do not depend on the
 //              thread count or on the input row order
 //   step       Step() runs the next min(threads, remaining) tasks in one
@@ -19,6 +24,8 @@
 //              of each metric over the folds, the per-fold figures, and
 //              `seconds`, the sum of the wall times of its tasks (CPU-like
 //              time: with several threads the elapsed time is shorter)
+//   iterations per fold: MLP epochs, L-BFGS iterations of logistic
+//              regression, 0 for kNN and QDA (closed-form fits)
 //
 // Limits: n * dim <= kMaxAuditValues.
 //
@@ -26,15 +33,18 @@
 //   base      AuditBaseBytes: the input copy (4 n dim), ids and labels
 //             (12 n), the plan (4 n + 8 n folds) and its sort keys (32 n)
 //   per task  AuditTaskBytes: the fold's standardised copy (4 n dim), labels
-//             and ids (16 n), predictions (8 n classes), plus the larger of
-//             MlpFitBytes (mlp.h) and LogisticFitBytes (logistic.h)
+//             and ids (16 n), predictions (8 n classes), plus the largest of
+//             MlpFitBytes (mlp.h), LogisticFitBytes (logistic.h),
+//             KnnPredictBytes (knn.h) and QdaFitBytes (qda.h) of the
+//             attackers in use
 // The audit runs t tasks at once, t = the largest thread count (at most
 // `threads`) with base + t * per task within the budget; if even one task
 // does not fit, the audit is refused.
 //
 // Cancellation: the tasks poll the interrupt check (per minibatch and epoch
-// of the MLP, per objective evaluation of logistic regression, every few
-// thousand rows while standardising); an interrupted Step() throws
+// of the MLP, per objective evaluation of logistic regression, per block of
+// test users of kNN, per class and block of QDA, every few thousand rows
+// while standardising); an interrupted Step() throws
 // Interrupted("audit cancelled") and so does every later Step().
 #ifndef RAID_CORE_ATTACK_AUDIT_H
 #define RAID_CORE_ATTACK_AUDIT_H
@@ -45,13 +55,24 @@
 
 #include "../common.h"
 #include "crossval.h"
+#include "knn.h"
 #include "logistic.h"
 #include "mlp.h"
+#include "qda.h"
 
 namespace raid {
 
 // Bits of AuditOptions::attackers (the values of raid_attacker_kind).
-enum AttackerKind : int32_t { kAttackerMlp = 1, kAttackerLogistic = 2 };
+enum AttackerKind : int32_t {
+    kAttackerMlp = 1,
+    kAttackerLogistic = 2,
+    kAttackerKnn = 4,
+    kAttackerQda = 8,
+};
+
+// Every attacker, in the order of the tasks and of Results().
+constexpr int32_t kAttackerOrder[] = {kAttackerMlp, kAttackerLogistic, kAttackerKnn, kAttackerQda};
+constexpr int32_t kAllAttackers = kAttackerMlp | kAttackerLogistic | kAttackerKnn | kAttackerQda;
 
 constexpr int32_t kMaxAuditFolds = 20;
 constexpr int64_t kMaxAuditValues = int64_t{1} << 27;  // n * dim (512 MiB of floats)
@@ -69,18 +90,20 @@ double AuditTaskBytes(int64_t n, int32_t dim, int32_t classes, const AuditOption
 struct AuditOptions {
     int32_t folds = 5;  // 2 .. 20
     uint64_t seed = 42;
-    int32_t threads = 0;                                   // 0 = OpenMP's default, 0 .. 1024
-    int32_t attackers = kAttackerMlp | kAttackerLogistic;  // 1 .. 3
-    int32_t balance = 1;                                   // 0 or 1
-    int32_t mlp_hidden = 100;                              // 1 .. 4096
-    int32_t mlp_max_epochs = 200;                          // 1 .. 100000
-    int32_t mlp_batch = 200;                               // 1 .. 1000000
-    double mlp_lr = 1e-3;                                  // (0, 1]
-    double mlp_l2 = 1e-4;                                  // [0, 100]
-    double mlp_validation = 0.1;                           // (0, 0.5]
-    int32_t mlp_patience = 10;                             // 1 .. 10000
-    double logistic_c = 1.0;                               // (0, 1e6]
-    int32_t logistic_max_iter = 200;                       // 1 .. 100000
+    int32_t threads = 0;                // 0 = OpenMP's default, 0 .. 1024
+    int32_t attackers = kAllAttackers;  // 1 .. 15
+    int32_t balance = 1;                // 0 or 1
+    int32_t mlp_hidden = 100;           // 1 .. 4096
+    int32_t mlp_max_epochs = 200;       // 1 .. 100000
+    int32_t mlp_batch = 200;            // 1 .. 1000000
+    double mlp_lr = 1e-3;               // (0, 1]
+    double mlp_l2 = 1e-4;               // [0, 100]
+    double mlp_validation = 0.1;        // (0, 0.5]
+    int32_t mlp_patience = 10;          // 1 .. 10000
+    double logistic_c = 1.0;            // (0, 1e6]
+    int32_t logistic_max_iter = 200;    // 1 .. 100000
+    int32_t knn_k = 15;                 // 1 .. 1000
+    double qda_reg = 0.1;               // [0, 1]
 
     // Throws InvalidArgument naming the first bad field, e.g.
     // option "folds" must be between 2 and 20, got 1
@@ -88,6 +111,8 @@ struct AuditOptions {
 
     MlpOptions Mlp() const;
     LogisticOptions Logistic() const;
+    KnnOptions Knn() const;
+    QdaOptions Qda() const;
 };
 
 // Figures of one (attacker, fold) task.
@@ -97,7 +122,7 @@ struct FoldResult {
     double auc = 0.0;
     int64_t train_users = 0;  // after balancing (the MLP holds out part of them)
     int64_t test_users = 0;
-    int32_t iterations = 0;  // MLP epochs / L-BFGS iterations
+    int32_t iterations = 0;  // MLP epochs / L-BFGS iterations / 0 (kNN, QDA)
     double seconds = 0.0;
 };
 
@@ -137,7 +162,8 @@ class Audit {
     const FoldPlan& plan() const { return plan_; }
     const AuditOptions& options() const { return options_; }
 
-    // One result per attacker, MLP first; throws InvalidArgument before done().
+    // One result per attacker in use, in kAttackerOrder (MLP, logistic, kNN,
+    // QDA); throws InvalidArgument before done().
     std::vector<AttackResult> Results() const;
 
   private:
@@ -163,7 +189,7 @@ class Audit {
     std::exception_ptr failure_;
 };
 
-// Name of an attacker ("mlp", "logistic").
+// Name of an attacker ("mlp", "logistic", "knn", "qda").
 const char* AttackerName(int32_t attacker);
 
 }  // namespace raid

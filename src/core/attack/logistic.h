@@ -35,8 +35,6 @@
 
 namespace raid {
 
-using RowMatrixD = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-
 // Hyperparameters of the logistic attacker.
 struct LogisticOptions {
     double c = 1.0;          // inverse L2 strength (scikit-learn's C)
