@@ -110,6 +110,12 @@ raid::MfOptions ToCore(const raid_mf_options& o) {
     return c;
 }
 
+// The C signal kinds are the core's, value for value.
+static_assert(int{RAID_SIGNAL_MEAN} == int{raid::kSignalMean} &&
+                  int{RAID_SIGNAL_COVARIANCE} == int{raid::kSignalCovariance} &&
+                  int{RAID_SIGNAL_NONLINEAR} == int{raid::kSignalNonlinear},
+              "raid_signal_kind must match raid::SignalKind");
+
 // Converts C synthetic options to core options.
 raid::SyntheticOptions ToCore(const raid_synthetic_options& o) {
     raid::SyntheticOptions c;
@@ -120,6 +126,7 @@ raid::SyntheticOptions ToCore(const raid_synthetic_options& o) {
     c.signal = o.signal;
     c.seed = o.seed;
     c.threads = o.threads;
+    c.signal_kind = o.signal_kind;
     return c;
 }
 
@@ -349,6 +356,7 @@ void raid_synthetic_options_default(raid_synthetic_options* opts) {
     opts->signal = d.signal;
     opts->seed = d.seed;
     opts->threads = d.threads;
+    opts->signal_kind = d.signal_kind;
 }
 
 // Checks every field; the message names the first bad one.

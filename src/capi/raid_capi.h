@@ -242,6 +242,20 @@ raid_status raid_topk(const float *user, const float *items, int64_t n_items,
  * Synthetic data with a planted categorical attribute
  * ------------------------------------------------------------------------ */
 
+/*
+ * How the class enters users' tastes, for raid_synthetic_options.signal_kind
+ * (formulas in src/core/data/synthetic.h).
+ */
+typedef enum raid_signal_kind
+{
+	RAID_SIGNAL_MEAN = 0,		/* class-specific item affinity: the classes'
+								 * mean profiles differ */
+	RAID_SIGNAL_COVARIANCE = 1, /* class-specific spread of tastes: equal
+								 * means, different covariances */
+	RAID_SIGNAL_NONLINEAR = 2	/* class-specific clusters of tastes: equal
+								 * means and covariances */
+} raid_signal_kind;
+
 typedef struct raid_synthetic_options
 {
 	int64_t		n_users;		/* >= 2 */
@@ -251,6 +265,7 @@ typedef struct raid_synthetic_options
 	double		signal;			/* strength of the attribute's effect, >= 0 */
 	uint64_t	seed;
 	int32_t		threads;
+	int32_t		signal_kind;	/* a raid_signal_kind, default RAID_SIGNAL_MEAN */
 } raid_synthetic_options;
 
 void		raid_synthetic_options_default(raid_synthetic_options *opts);

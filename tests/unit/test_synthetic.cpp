@@ -130,6 +130,52 @@ TEST(Synthetic, NoSignalMeansNoClassDifference) {
     EXPECT_LT(between, 1.5 * within) << "between " << between << " within " << within;
 }
 
+// A hash of every interaction and class (any change of the data changes it).
+uint64_t DataHash(const raid::SyntheticData& s) {
+    uint64_t h = 0x6d65616eULL;
+    for (size_t p = 0; p < s.users.size(); ++p)
+        h = raid::Key(h, static_cast<uint64_t>(s.users[p]), static_cast<uint64_t>(s.items[p]));
+    for (int32_t c : s.classes) h = raid::Key(h, static_cast<uint64_t>(c));
+    return h;
+}
+
+TEST(Synthetic, MeanKindIsUnchanged) {
+    // Hashes of the generator's output before signal kinds existed: the mean
+    // kind (the default) must keep every existing seed's data bit for bit.
+    struct Case {
+        int64_t users, items;
+        int32_t per_user, classes;
+        double signal;
+        uint64_t seed;
+        size_t pairs;
+        uint64_t hash;
+        int64_t first_items[6];
+    };
+    const Case cases[] = {
+        {700, 300, 25, 2, 1.0, 5, 17449, 0x28b157ba936efc82ULL, {2, 15, 56, 58, 73, 75}},
+        {1000, 500, 50, 2, 1.0, 42, 50744, 0x5be3a1c94db17be5ULL, {5, 10, 12, 15, 21, 27}},
+        {500, 200, 20, 5, 2.5, 7, 9807, 0xf04592dfbd5c690aULL, {1, 10, 66, 72, 79, 84}},
+    };
+    for (const Case& c : cases) {
+        raid::SyntheticOptions o;
+        o.n_users = c.users;
+        o.n_items = c.items;
+        o.interactions_per_user = c.per_user;
+        o.classes = c.classes;
+        o.signal = c.signal;
+        o.seed = c.seed;
+        o.threads = 2;
+        EXPECT_EQ(o.signal_kind, raid::kSignalMean);
+        const auto s = raid::GenerateSynthetic(o);
+        ASSERT_EQ(s.users.size(), c.pairs) << "seed " << c.seed;
+        EXPECT_EQ(DataHash(s), c.hash) << "seed " << c.seed;
+        for (int k = 0; k < 6; ++k) {
+            EXPECT_EQ(s.users[k], 1);
+            EXPECT_EQ(s.items[k], c.first_items[k]) << "seed " << c.seed << " pair " << k;
+        }
+    }
+}
+
 TEST(Synthetic, SmallestShapes) {
     // Two items, one interaction each: every user has exactly one item.
     raid::SyntheticOptions o;
@@ -163,6 +209,17 @@ TEST(SyntheticOptions, ValidateNamesTheBadField) {
     o.signal = -1;
     EXPECT_EQ(ValidationMessage<InvalidArgument>(o),
               "option \"signal\" must be between 0 and 100, got -1");
+    o = raid::SyntheticOptions();
+    o.signal_kind = 5;
+    EXPECT_EQ(ValidationMessage<InvalidArgument>(o),
+              "option \"signal_kind\" must be between 0 and 2, got 5");
+    o.signal_kind = -1;
+    EXPECT_EQ(ValidationMessage<InvalidArgument>(o),
+              "option \"signal_kind\" must be between 0 and 2, got -1");
+    for (int32_t kind : {raid::kSignalMean, raid::kSignalCovariance, raid::kSignalNonlinear}) {
+        o.signal_kind = kind;
+        EXPECT_NO_THROW(o.Validate());
+    }
     o = raid::SyntheticOptions();
     o.n_users = 10000000;
     o.n_items = 1000;

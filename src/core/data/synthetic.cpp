@@ -3,10 +3,14 @@
 // Work is split into blocks of users; a block's latent scores are one Eigen
 // matrix product (P_block * Q^T), then each user adds its class's item base
 // scores and Gumbel noise from its own stream and keeps the top `count` items.
+// The signal kind changes only how a user's factors are drawn and what the
+// class adds to each item's base score; the mean kind keeps the original
+// arithmetic exactly, so its output is unchanged for every seed.
 #include "synthetic.h"
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <string>
 
@@ -22,11 +26,17 @@ constexpr double kZipfExponent = 0.5;  // log_pop(j) = -s * log(1 + rank(j))
 constexpr double kCountSigma = 0.5;    // sd of the log of the per-user count factor
 constexpr int64_t kMaxInteractions = 500000000;
 constexpr const char* kWhat = "synthetic data generation";
-constexpr int64_t kPollRows = 4096;  // users or items (cheap rows) per poll
+constexpr int64_t kPollRows = 4096;     // users or items (cheap rows) per poll
+constexpr double kClusterRadius = 3.0;  // nonlinear kind: a = 3 * signal
+constexpr double kHalfPi = 1.5707963267948966;
+// Key tag of a user's cluster in the nonlinear kind ("sclu"), distinct from
+// the tags in common.h.
+constexpr uint64_t kTagSynCluster = 0x73636c75ULL;
 
 // Users per block: one GEMM and a score buffer of at most 2^22 floats.
 int64_t UserBlock(int64_t ni) {
-    return std::max<int64_t>(1, std::min<int64_t>(64, (int64_t{1} << 22) / std::max<int64_t>(ni, 1)));
+    return std::max<int64_t>(1,
+                             std::min<int64_t>(64, (int64_t{1} << 22) / std::max<int64_t>(ni, 1)));
 }
 
 // Throws InvalidArgument for an integer option outside [lo, hi].
@@ -50,6 +60,101 @@ int64_t UserCount(const SyntheticOptions& o, int64_t u) {
     return static_cast<int64_t>(raw);
 }
 
+// Per-class scale w_cl of each latent coordinate (C x L, row-major): 1 except
+// in the covariance kind, where class c widens its block B_c and narrows the rest.
+std::vector<double> FactorScales(const SyntheticOptions& o) {
+    const int L = kSyntheticLatentDim;
+    const int C = o.classes;
+    std::vector<double> w(static_cast<size_t>(C) * L, 1.0);
+    if (o.signal_kind != kSignalCovariance) return w;
+    const int groups = std::min(C, L);
+    const double wide = std::sqrt(1.0 + o.signal);
+    for (int c = 0; c < C; ++c) {
+        for (int l = 0; l < L; ++l)
+            w[static_cast<size_t>(c) * L + l] = l % groups == c % groups ? wide : 1.0 / wide;
+    }
+    return w;
+}
+
+// Rescales each block {l : l mod groups = g} of an item's factors to the
+// same squared norm (their mean), keeping the total: then <p_u, q_j> has the
+// same normal distribution for every class of the covariance kind.
+void BalanceBlocks(double* q, int groups) {
+    const int L = kSyntheticLatentDim;
+    double norm2[kSyntheticLatentDim] = {};
+    double total = 0;
+    for (int l = 0; l < L; ++l) {
+        norm2[l % groups] += q[l] * q[l];
+        total += q[l] * q[l];
+    }
+    const double target = total / groups;
+    for (int l = 0; l < L; ++l) {
+        // A block of exact zeros (probability 0) is left as it is.
+        if (norm2[l % groups] > 0) q[l] *= std::sqrt(target / norm2[l % groups]);
+    }
+}
+
+// Cluster planes of the nonlinear kind: ceil(log2(classes)), one per bit of
+// the class (at most 6 planes, 12 of the 16 dimensions).
+int ClusterPlanes(int classes) {
+    int planes = 0;
+    while ((1 << planes) < classes) ++planes;
+    return planes;
+}
+
+// Turns the item's factors in each cluster plane to the nearest angle
+// pi/8 + m pi/4, keeping their length.  The axis cross and the diagonal cross
+// are mirror images about these directions, so the projection of a user's
+// centre on the item has the same distribution for every class.
+void SnapToMirrorAxes(double* q, int planes) {
+    constexpr double kEighthPi = 0.39269908169872414;
+    for (int p = 0; p < planes; ++p) {
+        double& x = q[2 * p];
+        double& y = q[2 * p + 1];
+        const double r = std::hypot(x, y);
+        const double m = std::round((std::atan2(y, x) - kEighthPi) / (2 * kEighthPi));
+        const double t = kEighthPi + 2 * kEighthPi * m;
+        x = r * std::cos(t);
+        y = r * std::sin(t);
+    }
+}
+
+// Angle of the first centre of class c's cross in cluster plane p.
+double CrossAngle(int c, int p) { return ((c >> p) & 1) != 0 ? 0.5 * kHalfPi : 0.0; }
+
+// The popularity correction b(j) of the covariance and nonlinear kinds for an
+// item with factors q, in float as stored (see synthetic.h).  It is computed
+// for class 0; the balanced blocks and mirrored items make it the same for
+// every class.
+double PopularityCorrection(const SyntheticOptions& o, const std::vector<double>& scales,
+                            const float* q) {
+    if (o.signal_kind == kSignalCovariance) {
+        double sum = 0;
+        for (int l = 0; l < kSyntheticLatentDim; ++l) {
+            const double ql = q[l];
+            sum += (scales[l] * scales[l] - 1.0) * ql * ql;
+        }
+        return -0.5 * kFactorStd * kFactorStd * sum;
+    }
+    // Nonlinear: per plane, minus the log of the mean of exp over the four
+    // centres, shifted by the largest exponent so that no signal overflows.
+    const double a = kClusterRadius * o.signal;
+    double b = 0;
+    for (int p = 0; p < ClusterPlanes(o.classes); ++p) {
+        double x[4];
+        double top = -std::numeric_limits<double>::infinity();
+        for (int k = 0; k < 4; ++k) {
+            const double t = CrossAngle(0, p) + k * kHalfPi;
+            x[k] = a * (std::cos(t) * q[2 * p] + std::sin(t) * q[2 * p + 1]);
+            top = std::max(top, x[k]);
+        }
+        double mean = 0;
+        for (double xk : x) mean += 0.25 * std::exp(xk - top);
+        b -= top + std::log(mean);
+    }
+    return b;
+}
+
 }  // namespace
 
 // Throws InvalidArgument naming the first bad field, LimitExceeded if too large.
@@ -62,6 +167,7 @@ void SyntheticOptions::Validate() const {
         throw InvalidArgument("option \"signal\" must be between 0 and 100, got " +
                               FormatDouble(signal));
     }
+    CheckRange("signal_kind", signal_kind, kSignalMean, kSignalNonlinear);
     CheckRange("threads", threads, 0, 1024);
     if (n_users * static_cast<int64_t>(interactions_per_user) > kMaxInteractions) {
         throw LimitExceeded("synthetic data would have " +
@@ -128,16 +234,27 @@ SyntheticData GenerateSynthetic(const SyntheticOptions& o) {
     std::vector<int64_t>().swap(order);
 
     // Item factors Q (ni x L) and per-class base scores (C x ni).
+    const std::vector<double> scales = FactorScales(o);
+    const int planes = ClusterPlanes(C);
     RowMatrixF Q(ni, L);
     RowMatrixF base(C, ni);
     StopFlag stop;
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (int64_t j = 0; j < ni; ++j) {
         if (j % kPollRows == 0 ? stop.Poll() : stop.stopped()) continue;
+        double q[kSyntheticLatentDim];
         for (int l = 0; l < L; ++l) {
-            Q(j, l) = static_cast<float>(
-                kFactorStd * NormalFromKey(Key(seed, kTagSynItem, static_cast<uint64_t>(j),
-                                               static_cast<uint64_t>(l))));
+            q[l] = kFactorStd * NormalFromKey(Key(seed, kTagSynItem, static_cast<uint64_t>(j),
+                                                  static_cast<uint64_t>(l)));
+        }
+        if (o.signal_kind == kSignalCovariance) BalanceBlocks(q, std::min(C, L));
+        if (o.signal_kind == kSignalNonlinear) SnapToMirrorAxes(q, planes);
+        for (int l = 0; l < L; ++l) Q(j, l) = static_cast<float>(q[l]);
+        if (o.signal_kind != kSignalMean) {
+            const float b =
+                static_cast<float>(log_pop[j] + PopularityCorrection(o, scales, &Q(j, 0)));
+            for (int c = 0; c < C; ++c) base(c, j) = b;
+            continue;
         }
         for (int c = 0; c < C; ++c) {
             const double a = NormalFromKey(
@@ -178,11 +295,34 @@ SyntheticData GenerateSynthetic(const SyntheticOptions& o) {
             const int64_t u0 = b * block;
             const int64_t nb = std::min(block, nu - u0);
             for (int64_t r = 0; r < nb; ++r) {
+                const uint64_t u = static_cast<uint64_t>(u0 + r);
+                if (o.signal_kind == kSignalMean) {
+                    for (int l = 0; l < L; ++l) {
+                        buf.P(r, l) = static_cast<float>(
+                            kFactorStd *
+                            NormalFromKey(Key(seed, kTagSynUser, u, static_cast<uint64_t>(l))));
+                    }
+                    continue;
+                }
+                const int c = out.classes[u];
+                const double* w = &scales[static_cast<size_t>(c) * L];
+                double centre[kSyntheticLatentDim] = {};
+                if (o.signal_kind == kSignalNonlinear) {
+                    // One centre per plane, chosen independently: the class
+                    // picks the cross, the user's stream the arm.
+                    Rng rng(Key(seed, kTagSynCluster, u));
+                    const double a = kClusterRadius * o.signal;
+                    for (int p = 0; p < planes; ++p) {
+                        const double t =
+                            CrossAngle(c, p) + static_cast<double>(rng.Below(4)) * kHalfPi;
+                        centre[2 * p] = a * std::cos(t);
+                        centre[2 * p + 1] = a * std::sin(t);
+                    }
+                }
                 for (int l = 0; l < L; ++l) {
-                    buf.P(r, l) = static_cast<float>(
-                        kFactorStd *
-                        NormalFromKey(Key(seed, kTagSynUser, static_cast<uint64_t>(u0 + r),
-                                          static_cast<uint64_t>(l))));
+                    const double z =
+                        NormalFromKey(Key(seed, kTagSynUser, u, static_cast<uint64_t>(l)));
+                    buf.P(r, l) = static_cast<float>(centre[l] + kFactorStd * w[l] * z);
                 }
             }
             buf.S.topRows(nb).noalias() = buf.P.topRows(nb) * Q.transpose();

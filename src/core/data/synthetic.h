@@ -2,15 +2,64 @@
 //
 // Vocabulary:
 //   class      the protected attribute of a user, 0..classes-1, uniform
-//   signal     weight of the class-specific item affinity in a user's scores;
-//              0 makes the attribute irrelevant to what users interact with
-//   score      the log-odds-like utility of item j for user u:
-//                score(u, j) = log_pop(j) + <p_u, q_j> + signal * a_j[class(u)]
+//   signal     strength of the attribute's effect on a user's scores (its
+//              meaning depends on the signal kind); 0 makes the attribute
+//              irrelevant to what users interact with, whatever the kind
+//   score      the log-odds-like utility of item j for user u of class c:
+//                score(u, j) = log_pop(j) + <p_u, q_j> + b_c(j)
 //              log_pop   Zipf-like popularity, -0.5 * log(1 + rank(j)) over a
 //                        seeded random ranking of the items
-//              p_u, q_j  16-dimensional factors with N(0, 0.6^2) coordinates,
-//                        so <p_u, q_j> has standard deviation 1.44
-//              a_j[c]    N(0, 1) affinity of item j for class c
+//              p_u, q_j  16-dimensional factors; q_j has N(0, 0.6^2)
+//                        coordinates, p_u = m_u + 0.6 z_u with z_u ~ N(0, I)
+//                        up to the kind's scaling, so without signal
+//                        <p_u, q_j> has standard deviation 1.44
+//              b_c(j)    the class's item term, set by the signal kind
+//                        (written b(j) where it is the same for every class)
+//   signal kind  how the class enters the score (s = signal, L = 16):
+//     mean        (0, the default) class means of the scores differ:
+//                   p_u = 0.6 z_u,  b_c(j) = s * a_j[c],  a_j[c] ~ N(0, 1)
+//                 the affinity of item j for class c
+//     covariance  (1) equal class means, different spread: class c widens
+//                 the taste coordinates of its own block of dimensions
+//                 B_c = {l : l mod G = c mod G}, G = min(C, L), and narrows
+//                 the others:
+//                   p_ul = 0.6 w_cl z_ul,  w_cl = sqrt(1 + s) on B_c,
+//                                                 1 / sqrt(1 + s) elsewhere,
+//                   b(j) as below
+//                 (variance factors 1 + s and 1 / (1 + s) rather than
+//                 exponentials keep every score finite up to s = 100)
+//                 (with more than 16 classes, classes c and c + 16 share a
+//                 block and cannot be told apart)
+//     nonlinear   (2) equal class means and covariances, different clusters:
+//                 P = ceil(log2 C) planes, plane p spanning dimensions 2p and
+//                 2p + 1; in each, a user sits near one of four centres,
+//                 the arm k_up in 0..3 drawn uniformly and independently per
+//                 plane, on the axis cross if bit p of the class is 0 and on
+//                 the diagonal cross if it is 1:
+//                   p_u = sum_p a (cos t_up e_2p + sin t_up e_2p+1) + 0.6 z_u,
+//                   t_up = bit_p(c) pi/4 + k_up pi/2,  a = 3 s
+//                 both crosses have mean 0 and covariance a^2/2 I on the
+//                 plane, so the classes differ only in moments of order 4
+//                 and up (for C = 2: one plane, classes 0 and 1 on crosses
+//                 turned by pi/4 against each other)
+//              b(j)      a popularity correction, the same for every class:
+//                          b(j) = -log E[exp(<p_u, q_j>)] + log E[exp(<p_u, q_j>) | s = 0]
+//                        covariance: -0.18 sum_l (w_0l^2 - 1) q_jl^2
+//                        nonlinear:  -sum_p log((1/4) sum_k exp(a (cos(k pi/2) q_j,2p
+//                                                              + sin(k pi/2) q_j,2p+1)))
+//                        so that the signal changes which users like an item,
+//                        not how popular it is
+//              item factors in these two kinds are shaped so that
+//              <p_u, q_j> has the same distribution in every class, item by
+//              item; otherwise the exponential link would turn a difference
+//              in spread or clusters into a difference in which items a
+//              class prefers on average, i.e. into a mean signal:
+//                covariance  each block of q_j is rescaled to the same squared
+//                            norm (the mean over blocks, so |q_j| is kept);
+//                            with 16 or more classes every |q_jl| is equal
+//                nonlinear   in each cluster plane, q_j is turned to the
+//                            nearest angle pi/8 + m pi/4 (its length kept),
+//                            about which the two crosses are mirror images
 //   count      items per user: interactions_per_user times a lognormal factor
 //              (log-sd 0.5, mean 1), clipped to
 //              [min(5, interactions_per_user), n_items - 1]
@@ -43,6 +92,13 @@
 
 namespace raid {
 
+// How the class enters users' scores (see "signal kind" above).
+enum SignalKind : int32_t {
+    kSignalMean = 0,        // class-specific item affinity: class means differ
+    kSignalCovariance = 1,  // class-specific taste spread: equal means
+    kSignalNonlinear = 2,   // class-specific taste clusters: equal means, covariances
+};
+
 // Options of the synthetic generator (defaults documented per field).
 struct SyntheticOptions {
     int64_t n_users = 1000;              // 2 .. 10,000,000
@@ -50,6 +106,7 @@ struct SyntheticOptions {
     int32_t interactions_per_user = 50;  // mean, 1 .. n_items - 1
     int32_t classes = 2;                 // 2 .. 64
     double signal = 1.0;                 // 0 .. 100
+    int32_t signal_kind = kSignalMean;   // a SignalKind, 0 .. 2
     uint64_t seed = 42;                  // every random choice derives from it
     int32_t threads = 0;                 // OpenMP threads, 0 = default, 0 .. 1024
 
