@@ -52,17 +52,19 @@ psql -c "\\pset title 'where the time went (seconds)'" -c "
            metrics->'store_seconds' AS store
     FROM raid.models WHERE name LIKE 'demo_%' ORDER BY model_id"
 
-psql -c "\\pset title 'undefended vs RAID: quality and leakage of \"$attribute\" (chance: balanced accuracy 1/classes)'" -c "
+psql -c "\\pset title 'undefended vs RAID: quality, and each attacker''s balanced accuracy inferring \"$attribute\" (chance: 1/classes)'" -c "
     SELECT m.defense, round((m.metrics->>'ndcg_at_10')::numeric, 4) AS ndcg_at_10,
            round((m.metrics->>'hr_at_10')::numeric, 4) AS hr_at_10,
-           round(mlp.f1::numeric, 3) AS mlp_f1, round(mlp.balanced_accuracy::numeric, 3) AS mlp_bacc,
-           round(lr.f1::numeric, 3) AS logistic_f1, round(lr.balanced_accuracy::numeric, 3) AS logistic_bacc,
-           round(mlp.chance::numeric, 3) AS chance,
+           round(max(a.balanced_accuracy) FILTER (WHERE a.attacker = 'mlp')::numeric, 3) AS mlp,
+           round(max(a.balanced_accuracy) FILTER (WHERE a.attacker = 'logistic')::numeric, 3) AS logistic,
+           round(max(a.balanced_accuracy) FILTER (WHERE a.attacker = 'knn')::numeric, 3) AS knn,
+           round(max(a.balanced_accuracy) FILTER (WHERE a.attacker = 'qda')::numeric, 3) AS qda,
+           round(max(a.chance)::numeric, 3) AS chance,
+           max(a.attacker) FILTER (WHERE a.strongest) AS strongest,
+           round(max(a.leakage) FILTER (WHERE a.strongest)::numeric, 3) AS leakage,
            round((m.metrics->>'train_seconds')::numeric, 2) AS train_seconds
-    FROM raid.models m
-    JOIN raid.audits mlp ON mlp.model_id = m.model_id AND mlp.attacker = 'mlp'
-    JOIN raid.audits lr ON lr.model_id = m.model_id AND lr.attacker = 'logistic'
-    WHERE m.name LIKE 'demo_%' ORDER BY m.model_id"
+    FROM raid.models m JOIN raid.audits a ON a.model_id = m.model_id AND NOT a.shuffled
+    WHERE m.name LIKE 'demo_%' GROUP BY m.model_id, m.defense, m.metrics ORDER BY m.model_id"
 
 if [ -n "$titles" ]; then
     psql -c "\\pset title 'top 10 for user 1 (RAID model)'" -c "

@@ -24,7 +24,30 @@ FROM raid.audits WHERE model = 'm_audit' ORDER BY audit_id;
 -- the same seed gives the same figures
 SELECT a.attacker, a.balanced_accuracy = b.balanced_accuracy AND a.f1 = b.f1 AND a.auc = b.auc AS same
 FROM raid.audit('m_audit', options => '{"threads": 1}') a
-JOIN (SELECT * FROM raid.audits WHERE model = 'm_audit' ORDER BY audit_id LIMIT 2) b USING (attacker);
+JOIN (SELECT * FROM raid.audits WHERE model = 'm_audit' ORDER BY audit_id LIMIT 4) b USING (attacker);
+
+-- distance from chance and the strongest attacker, marked once per call
+SELECT attacker, round(leakage::numeric, 3) = round(abs(balanced_accuracy - chance)::numeric, 3) AS leakage_ok,
+       strongest, shuffled
+FROM raid.audits WHERE model = 'm_audit' ORDER BY audit_id LIMIT 4;
+SELECT count(*) FILTER (WHERE strongest) AS strongest_rows,
+       (SELECT attacker FROM raid.audits WHERE model = 'm_audit' AND strongest ORDER BY audit_id LIMIT 1) =
+       (SELECT attacker FROM raid.audits WHERE model = 'm_audit' AND audit_id <= (SELECT min(audit_id) + 3 FROM raid.audits WHERE model = 'm_audit')
+        ORDER BY leakage DESC LIMIT 1) AS is_the_max
+FROM (SELECT * FROM raid.audits WHERE model = 'm_audit' ORDER BY audit_id LIMIT 4) s;
+
+-- the noise floor: the same attackers on shuffled labels stay near chance
+SELECT attacker, shuffled, strongest, leakage < 0.15 AS near_chance, details ? 'noise_floor' AS has_floor
+FROM raid.audit('m_audit', options => '{"threads": 1, "attackers": ["knn", "qda"], "null_run": true}')
+ORDER BY audit_id;
+SELECT bool_and(details->>'noise_floor' = (SELECT max(leakage)::numeric(10, 6)::text FROM raid.audits
+                                            WHERE model = 'm_audit' AND shuffled)) AS floor_is_max_shuffled
+FROM raid.audits WHERE model = 'm_audit' AND NOT shuffled AND details ? 'noise_floor';
+
+-- kNN and QDA options
+SELECT attacker, round(balanced_accuracy::numeric, 3) > 0.6 AS leaks,
+       details->'options'->'knn_k' AS k, details->'options'->'qda_reg' AS reg
+FROM raid.audit('m_audit', options => '{"threads": 1, "attackers": ["knn", "qda"], "knn_k": 5, "qda_reg": 0.5}');
 
 -- one attacker, other folds, the cross-validation plan kept
 SELECT attacker, folds, jsonb_array_length(details->'plan') AS plan_folds,
@@ -98,6 +121,9 @@ SELECT raid_try($$SELECT raid.audit('m_audit', options => '{"attackers": []}')$$
 SELECT raid_try($$SELECT raid.audit('m_audit', options => '{"attackers": 1}')$$);
 SELECT raid_try($$SELECT raid.audit('m_audit', options => '{"mlp_lr": 0}')$$);
 SELECT raid_try($$SELECT raid.audit('m_audit', options => '{"balance": "yes"}')$$);
+SELECT raid_try($$SELECT raid.audit('m_audit', options => '{"knn_k": 0}')$$);
+SELECT raid_try($$SELECT raid.audit('m_audit', options => '{"qda_reg": 1.5}')$$);
+SELECT raid_try($$SELECT raid.audit('m_audit', options => '{"null_run": 1}')$$);
 SELECT raid_try($$SELECT raid.audit_embeddings('emb_text', 'uid', 'e', 'syn_users', 'user_id', 'attribute')$$);
 SELECT raid_try($$SELECT raid.audit_embeddings('emb_real', 'uid', 'nope', 'syn_users', 'user_id', 'attribute')$$);
 SELECT raid_try($$SELECT raid.audit_embeddings('emb_real', 'e', 'e', 'syn_users', 'user_id', 'attribute')$$);

@@ -36,5 +36,29 @@ SELECT * FROM raid.synthetic('synth.inter', 'synth.users', n_users => 100, n_ite
                              interactions_per_user => 10, classes => 4, seed => 1);
 SELECT count(DISTINCT attribute) AS classes FROM synth.users;
 
+-- signal kinds: covariance and nonlinear keep the classes' average tastes
+-- apart no more than random labels do; mean moves them
+CREATE FUNCTION pg_temp.mean_gap(inter regclass, users regclass) RETURNS float8 LANGUAGE plpgsql AS $$
+DECLARE g float8;
+BEGIN
+    EXECUTE format($q$
+        WITH f AS (SELECT u.attribute, i.item_id, count(*)::float8 / (SELECT count(*) FROM %2$s v WHERE v.attribute = u.attribute) AS p
+                   FROM %1$s i JOIN %2$s u USING (user_id) GROUP BY 1, 2)
+        SELECT sum(abs(coalesce(a.p, 0) - coalesce(b.p, 0)))
+        FROM (SELECT * FROM f WHERE attribute = 'c0') a FULL JOIN (SELECT * FROM f WHERE attribute = 'c1') b USING (item_id)$q$,
+        inter, users) INTO g;
+    RETURN g;
+END $$;
+SELECT kind, (SELECT count(*) FROM raid.synthetic('k_inter_' || kind, 'k_users_' || kind, n_users => 2000, n_items => 200,
+                                                   interactions_per_user => 20, signal_kind => kind)) AS made
+FROM unnest(ARRAY['mean', 'covariance', 'nonlinear']) kind;
+CREATE TABLE k_users_random AS SELECT user_id, 'c' || (hashint8(user_id) & 1) AS attribute FROM k_users_mean;
+SELECT round((pg_temp.mean_gap('k_inter_mean', 'k_users_mean') / pg_temp.mean_gap('k_inter_mean', 'k_users_random'))::numeric, 0) > 3 AS mean_moves_means,
+       pg_temp.mean_gap('k_inter_covariance', 'k_users_covariance') < 1.5 * pg_temp.mean_gap('k_inter_covariance', 'k_users_random') AS covariance_keeps_means,
+       pg_temp.mean_gap('k_inter_nonlinear', 'k_users_nonlinear') < 1.5 * pg_temp.mean_gap('k_inter_nonlinear', 'k_users_random') AS nonlinear_keeps_means;
+SELECT raid_try($$SELECT raid.synthetic('x_i', 'x_u', signal_kind => 'cubic')$$);
+SELECT raid_try($$SELECT raid.synthetic('x_i', 'x_u', signal_kind => NULL)$$);
+DROP TABLE k_inter_mean, k_users_mean, k_inter_covariance, k_users_covariance, k_inter_nonlinear, k_users_nonlinear, k_users_random;
+
 DROP TABLE syn_inter2, syn_users2, syn_inter3, syn_users3;
 DROP SCHEMA synth CASCADE;

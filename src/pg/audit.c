@@ -15,6 +15,7 @@
 #include <math.h>
 
 #include "catalog/pg_type.h"
+#include "common/pg_prng.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -324,7 +325,7 @@ append_doubles(StringInfo s, const double *v, int n)
 /* Builds the details jsonb of one attacker's row. */
 static char *
 details_json(const RaidAuditOptions *opts, const AuditData *d, const raid_attack_result *r,
-			 const char *plan_json)
+			 const char *plan_json, double noise_floor)
 {
 	StringInfoData s;
 
@@ -361,6 +362,8 @@ details_json(const RaidAuditOptions *opts, const AuditData *d, const raid_attack
 	for (int f = 0; f < r->folds; f++)
 		appendStringInfo(&s, "%s%d", f ? ", " : "", r->fold_iterations[f]);
 	appendStringInfoChar(&s, ']');
+	if (noise_floor >= 0)
+		appendStringInfo(&s, ", \"noise_floor\": %.6f", noise_floor);
 	if (plan_json)
 		appendStringInfo(&s, ", \"plan\": %s", plan_json);
 	appendStringInfoChar(&s, '}');
@@ -417,6 +420,71 @@ audit_free_callback(void *arg)
 	*h = NULL;
 }
 
+/* Distance of an attacker's balanced accuracy from chance, two-sided: an
+ * attacker below chance leaks too (flipping its predictions helps it). */
+static double
+leakage(const raid_attack_result *r)
+{
+	return fabs(r->balanced_accuracy - r->chance);
+}
+
+/*
+ * The class labels in a seeded random order (Fisher-Yates): the same class
+ * sizes without any link to the embeddings, for the noise floor.
+ */
+static int32 *
+shuffled_labels(const AuditData *d, uint64 seed)
+{
+	int32	   *y = palloc_extended(sizeof(int32) * Max(d->n, 1), MCXT_ALLOC_HUGE);
+	pg_prng_state rng;
+
+	memcpy(y, d->classes, sizeof(int32) * d->n);
+	pg_prng_seed(&rng, seed ^ UINT64CONST(0x6e756c6c72756e));	/* "nullrun" */
+	for (int64 i = d->n - 1; i > 0; i--)
+	{
+		int64		j = (int64) pg_prng_uint64_range(&rng, 0, (uint64) i);
+		int32		t = y[i];
+
+		y[i] = y[j];
+		y[j] = t;
+	}
+	return y;
+}
+
+/*
+ * Runs the attackers on the users' features with these labels, reporting
+ * progress from `from` to `to`; fills results (one per attacker) and, if
+ * plan is not NULL, the cross-validation plan as JSON.  Returns the count.
+ */
+static int32
+attack(const AuditData *d, const int32 *labels, RaidAuditOptions *opts, raid_audit **handle,
+	   raid_attack_result *results, char **plan, double from, double to, const char *phase)
+{
+	raid_error	err;
+	int			done = 0;
+	double		fraction = 0;
+	int32		n_results = 0;
+
+	raid_error_clear(&err);
+	*handle = raid_audit_create(d->X, d->ids, labels, d->n, d->dim, d->n_classes, &opts->core, &err);
+	if (*handle == NULL)
+		raid_report_error(&err, "preparing the audit");
+	while (!done)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (raid_audit_step(*handle, &done, &fraction, &err) != RAID_OK)
+			raid_report_error(&err, "attacking the embeddings");
+		raid_report_progress(from + (to - from) * fraction, 0, phase);
+	}
+	if (raid_audit_get_results(*handle, results, RAID_MAX_ATTACKERS, &n_results, &err) != RAID_OK)
+		raid_report_error(&err, "reading the audit results");
+	if (plan)
+		*plan = plan_json(*handle, d, opts->core.folds);
+	raid_audit_free(*handle);
+	*handle = NULL;
+	return n_results;
+}
+
 /* Reads, attacks, stores; returns the stored rows as the function's result set. */
 static void
 run_audit(FunctionCallInfo fcinfo, const AuditSource *src, RaidAuditOptions *opts)
@@ -426,16 +494,17 @@ run_audit(FunctionCallInfo fcinfo, const AuditSource *src, RaidAuditOptions *opt
 	AuditData	d = {0};
 	raid_audit **handle = palloc0(sizeof(raid_audit *));
 	MemoryContextCallback *cb = palloc0(sizeof(MemoryContextCallback));
-	raid_attack_result results[2];
-	int32		n_results = 0;
-	raid_error	err;
-	int			done = 0;
-	double		fraction = 0;
+	raid_attack_result results[2 * RAID_MAX_ATTACKERS];
+	int32		n_real = 0;
+	int32		n_null = 0;
+	int			strongest = -1;
+	double		noise_floor = 0;
 	char	   *plan = NULL;
 	SPIPlanPtr	insert;
 	RaidUserSwitch sw;
-	Oid			types[16] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT4OID,
-	INT8OID, INT4OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, TEXTOID, REGROLEOID};
+	Oid			types[19] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT4OID,
+		INT8OID, INT4OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, TEXTOID, REGROLEOID,
+	FLOAT8OID, BOOLOID, BOOLOID};
 
 	cb->func = audit_free_callback;
 	cb->arg = handle;
@@ -448,37 +517,33 @@ run_audit(FunctionCallInfo fcinfo, const AuditSource *src, RaidAuditOptions *opt
 	read_rows(src, &d, keep);
 	assign_classes(&d, src->attribute_col, opts->core.folds, src->empty_hint);
 
-	raid_error_clear(&err);
-	*handle = raid_audit_create(d.X, d.ids, d.classes, d.n, d.dim, d.n_classes, &opts->core, &err);
-	if (*handle == NULL)
-		raid_report_error(&err, "preparing the audit");
-	while (!done)
+	n_real = attack(&d, d.classes, opts, handle, results, opts->store_folds ? &plan : NULL,
+					0.0, opts->null_run ? 0.5 : 1.0, "attacking");
+	if (opts->null_run)
 	{
-		CHECK_FOR_INTERRUPTS();
-		if (raid_audit_step(*handle, &done, &fraction, &err) != RAID_OK)
-			raid_report_error(&err, "attacking the embeddings");
-		raid_report_progress(fraction, 0, "attacking");
+		n_null = attack(&d, shuffled_labels(&d, opts->core.seed), opts, handle, results + n_real,
+						NULL, 0.5, 1.0, "attacking shuffled labels");
+		for (int i = n_real; i < n_real + n_null; i++)
+			noise_floor = Max(noise_floor, leakage(&results[i]));
 	}
-	if (raid_audit_get_results(*handle, results, lengthof(results), &n_results, &err) != RAID_OK)
-		raid_report_error(&err, "reading the audit results");
-	if (opts->store_folds)
-		plan = plan_json(*handle, &d, opts->core.folds);
-	raid_audit_free(*handle);
-	*handle = NULL;
+	for (int i = 0; i < n_real; i++)
+		if (strongest < 0 || leakage(&results[i]) > leakage(&results[strongest]))
+			strongest = i;
 
 	raid_become_owner(&sw);
 	insert = SPI_prepare("INSERT INTO raid.audits (model_id, model, embeddings, attributes_table, "
 						 "attribute, attacker, classes, users, folds, f1, balanced_accuracy, auc, "
-						 "chance, seconds, details, owner) "
-						 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15::jsonb, $16) "
-						 "RETURNING *", 16, types);
+						 "chance, seconds, details, owner, leakage, strongest, shuffled) "
+						 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15::jsonb, $16, "
+						 "$17, $18, $19) RETURNING *", 19, types);
 	if (insert == NULL)
 		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-	for (int i = 0; i < n_results; i++)
+	for (int i = 0; i < n_real + n_null; i++)
 	{
 		const raid_attack_result *r = &results[i];
-		Datum		v[16];
-		char		nulls[16];
+		bool		is_null_run = i >= n_real;
+		Datum		v[19];
+		char		nulls[19];
 
 		memset(nulls, ' ', sizeof(nulls));
 		v[0] = Int64GetDatum(src->model_id);
@@ -498,8 +563,12 @@ run_audit(FunctionCallInfo fcinfo, const AuditSource *src, RaidAuditOptions *opt
 		v[11] = Float8GetDatum(r->auc);
 		v[12] = Float8GetDatum(r->chance);
 		v[13] = Float8GetDatum(r->seconds);
-		v[14] = CStringGetTextDatum(details_json(opts, &d, r, plan));
+		v[14] = CStringGetTextDatum(details_json(opts, &d, r, is_null_run ? NULL : plan,
+												 opts->null_run ? noise_floor : -1.0));
 		v[15] = ObjectIdGetDatum(sw.caller);
+		v[16] = Float8GetDatum(leakage(r));
+		v[17] = BoolGetDatum(i == strongest);
+		v[18] = BoolGetDatum(is_null_run);
 		if (SPI_execute_plan(insert, v, nulls, false, 1) != SPI_OK_INSERT_RETURNING)
 			elog(ERROR, "could not store the audit");
 		tuplestore_puttuple(rsinfo->setResult, SPI_tuptable->vals[0]);

@@ -66,6 +66,18 @@ static const OptionSpec train_specs[] = {
 	{"barycenter_iters", OPTION_INT32, 1, 1000, false, offsetof(RaidTrainOptions, defense.barycenter_iters), OPTION_GROUP_RAID},
 };
 
+/* The attackers by name, in the core's order (that of the results). */
+static const struct
+{
+	int32		kind;
+	const char *name;
+}			attacker_names[] = {
+	{RAID_ATTACKER_MLP, "mlp"},
+	{RAID_ATTACKER_LOGISTIC, "logistic"},
+	{RAID_ATTACKER_KNN, "knn"},
+	{RAID_ATTACKER_QDA, "qda"},
+};
+
 static const OptionSpec audit_specs[] = {
 	{"folds", OPTION_INT32, 2, RAID_MAX_FOLDS, false, offsetof(RaidAuditOptions, core.folds), OPTION_GROUP_ALWAYS},
 	{"seed", OPTION_UINT64, 0, INT64_MAX_D, false, offsetof(RaidAuditOptions, core.seed), OPTION_GROUP_ALWAYS},
@@ -81,7 +93,10 @@ static const OptionSpec audit_specs[] = {
 	{"mlp_patience", OPTION_INT32, 1, 10000, false, offsetof(RaidAuditOptions, core.mlp_patience), OPTION_GROUP_ALWAYS},
 	{"logistic_c", OPTION_FLOAT, 0, 1e6, true, offsetof(RaidAuditOptions, core.logistic_c), OPTION_GROUP_ALWAYS},
 	{"logistic_max_iter", OPTION_INT32, 1, 100000, false, offsetof(RaidAuditOptions, core.logistic_max_iter), OPTION_GROUP_ALWAYS},
+	{"knn_k", OPTION_INT32, 1, 1000, false, offsetof(RaidAuditOptions, core.knn_k), OPTION_GROUP_ALWAYS},
+	{"qda_reg", OPTION_FLOAT, 0, 1, false, offsetof(RaidAuditOptions, core.qda_reg), OPTION_GROUP_ALWAYS},
 	{"store_folds", OPTION_BOOL, 0, 0, false, offsetof(RaidAuditOptions, store_folds), OPTION_GROUP_ALWAYS},
+	{"null_run", OPTION_BOOL, 0, 0, false, offsetof(RaidAuditOptions, null_run), OPTION_GROUP_ALWAYS},
 };
 
 static const char *
@@ -331,11 +346,16 @@ options_json(const OptionSpec *specs, int nspecs, const void *target, bool raid_
 			case OPTION_ATTACKERS:
 				{
 					int32		mask = *(const int32 *) field;
+					bool		first = true;
 
-					appendStringInfo(&s, "[%s%s%s]",
-									 (mask & RAID_ATTACKER_MLP) ? "\"mlp\"" : "",
-									 (mask & RAID_ATTACKER_MLP) && (mask & RAID_ATTACKER_LOGISTIC) ? ", " : "",
-									 (mask & RAID_ATTACKER_LOGISTIC) ? "\"logistic\"" : "");
+					appendStringInfoChar(&s, '[');
+					for (int a = 0; a < (int) lengthof(attacker_names); a++)
+						if (mask & attacker_names[a].kind)
+						{
+							appendStringInfo(&s, "%s\"%s\"", first ? "" : ", ", attacker_names[a].name);
+							first = false;
+						}
+					appendStringInfoChar(&s, ']');
 					break;
 				}
 		}
@@ -347,21 +367,23 @@ options_json(const OptionSpec *specs, int nspecs, const void *target, bool raid_
 int32
 raid_attacker_from_name(const char *name)
 {
-	if (strcmp(name, "mlp") == 0)
-		return RAID_ATTACKER_MLP;
-	if (strcmp(name, "logistic") == 0)
-		return RAID_ATTACKER_LOGISTIC;
+	for (int a = 0; a < (int) lengthof(attacker_names); a++)
+		if (strcmp(name, attacker_names[a].name) == 0)
+			return attacker_names[a].kind;
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("unknown attacker \"%s\"", name),
-			 errhint("Valid attackers are: mlp, logistic.")));
+			 errhint("Valid attackers are: mlp, logistic, knn, qda.")));
 	return 0;					/* keep the compiler quiet */
 }
 
 const char *
 raid_attacker_name(int32 kind)
 {
-	return kind == RAID_ATTACKER_MLP ? "mlp" : kind == RAID_ATTACKER_LOGISTIC ? "logistic" : "unknown";
+	for (int a = 0; a < (int) lengthof(attacker_names); a++)
+		if (kind == attacker_names[a].kind)
+			return attacker_names[a].name;
+	return "unknown";
 }
 
 void
@@ -398,8 +420,9 @@ raid_parse_audit_options(Jsonb *options, RaidAuditOptions *out)
 
 	raid_audit_options_default(&out->core);
 	out->store_folds = false;
+	out->null_run = false;
 	parse_options(options, audit_specs, lengthof(audit_specs), out,
-				  "{\"folds\": 5, \"attackers\": [\"mlp\", \"logistic\"]}", false);
+				  "{\"folds\": 5, \"attackers\": [\"knn\", \"qda\"]}", false);
 
 	raid_error_clear(&err);
 	if (raid_audit_options_validate(&out->core, &err) != RAID_OK)

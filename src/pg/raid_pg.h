@@ -168,14 +168,16 @@ extern char *raid_train_options_json(const RaidTrainOptions *opts);
 
 typedef struct RaidAuditOptions
 {
-	raid_audit_options core;	/* folds, seed, threads, attackers, balance, mlp_*, logistic_* */
+	raid_audit_options core;	/* folds, seed, threads, attackers, balance, mlp_*,
+								 * logistic_*, knn_k, qda_reg */
 	bool		store_folds;	/* keep the cross-validation plan in details */
+	bool		null_run;		/* also attack shuffled labels: the noise floor */
 } RaidAuditOptions;
 
 extern void raid_parse_audit_options(Jsonb *options, RaidAuditOptions *out);
 extern char *raid_audit_options_json(const RaidAuditOptions *opts);
 
-/* "mlp" / "logistic" <-> raid_attacker_kind; unknown names raise 22023. */
+/* "mlp" / "logistic" / "knn" / "qda" <-> raid_attacker_kind; unknown names raise 22023. */
 extern int32 raid_attacker_from_name(const char *name);
 extern const char *raid_attacker_name(int32 kind);
 

@@ -63,8 +63,9 @@ raid_synthetic_sql(PG_FUNCTION_ARGS)
 {
 	static const char *const argnames[] = {
 		"interactions_table", "users_table", "n_users", "n_items",
-		"interactions_per_user", "classes", "signal", "seed"
+		"interactions_per_user", "classes", "signal", "seed", "signal_kind"
 	};
+	static const char *const kinds[] = {"mean", "covariance", "nonlinear"};
 	char	   *itable;
 	char	   *utable;
 	raid_synthetic_options o;
@@ -101,6 +102,20 @@ raid_synthetic_sql(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("seed must not be negative, got " INT64_FORMAT, PG_GETARG_INT64(7))));
 	o.seed = (uint64) PG_GETARG_INT64(7);
+	{
+		char	   *kind = text_to_cstring(PG_GETARG_TEXT_PP(8));
+
+		o.signal_kind = -1;
+		for (int k = 0; k < (int) lengthof(kinds); k++)
+			if (strcmp(kind, kinds[k]) == 0)
+				o.signal_kind = k;
+		if (o.signal_kind < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unknown signal_kind \"%s\"", kind),
+					 errhint("Valid kinds are: mean (the classes' tastes differ on average), "
+							 "covariance (in spread only), nonlinear (in clusters only).")));
+	}
 	o.threads = raid_effective_threads(0);
 
 	raid_error_clear(&err);

@@ -152,6 +152,7 @@ CREATE FUNCTION raid.synthetic(
     classes               integer DEFAULT 2,
     signal                double precision DEFAULT 1.0,
     seed                  bigint DEFAULT 42,
+    signal_kind           text DEFAULT 'mean',
     OUT users             bigint,
     OUT items             bigint,
     OUT interactions      bigint)
@@ -179,6 +180,9 @@ CREATE TABLE raid.audits (
     balanced_accuracy double precision NOT NULL,
     auc               double precision NOT NULL,
     chance            double precision NOT NULL,
+    leakage           double precision NOT NULL,
+    strongest         boolean NOT NULL DEFAULT false,
+    shuffled          boolean NOT NULL DEFAULT false,
     seconds           double precision NOT NULL,
     created_at        timestamptz NOT NULL DEFAULT now(),
     details           jsonb NOT NULL DEFAULT '{}',

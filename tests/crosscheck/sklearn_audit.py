@@ -4,7 +4,8 @@ Usage: /usr/bin/python3 sklearn_audit.py MODEL [TOLERANCE]
 
 Runs raid.audit(MODEL) with its cross-validation plan kept (store_folds),
 then trains scikit-learn's MLPClassifier(hidden_layer_sizes=(100,),
-early_stopping=True) and LogisticRegression() on exactly the same folds and
+early_stopping=True), LogisticRegression(), KNeighborsClassifier(15) and
+QuadraticDiscriminantAnalysis(reg_param=0.1) on exactly the same folds and
 balanced training sets (standardised on the training fold), and checks that
 raid's balanced accuracy is within TOLERANCE (default 0.03) of scikit-learn's
 for each attacker.  scikit-learn's MLP is averaged over three seeds so that
@@ -17,13 +18,16 @@ import warnings
 
 import numpy as np
 import psycopg2
+from sklearn.discriminant_analysis import QuadraticDiscriminantAnalysis
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import balanced_accuracy_score
+from sklearn.neighbors import KNeighborsClassifier
 from sklearn.neural_network import MLPClassifier
 from sklearn.preprocessing import StandardScaler
 
 warnings.filterwarnings("ignore", category=ConvergenceWarning)
+warnings.filterwarnings("ignore", message="Variables are collinear")
 
 
 def main():
@@ -53,11 +57,13 @@ def main():
         "mlp": lambda seed: MLPClassifier(hidden_layer_sizes=(100,), early_stopping=True,
                                           random_state=seed, max_iter=200),
         "logistic": lambda seed: LogisticRegression(max_iter=1000),
+        "knn": lambda seed: KNeighborsClassifier(n_neighbors=15),
+        "qda": lambda seed: QuadraticDiscriminantAnalysis(reg_param=0.1),
     }
-    seeds = {"mlp": [0, 1, 2], "logistic": [0]}
+    seeds = {"mlp": [0, 1, 2], "logistic": [0], "knn": [0], "qda": [0]}
     failed = 0
     print(f"{'attacker':10} {'raid BAcc':>10} {'sklearn BAcc':>13} {'diff':>7}")
-    for attacker in ("mlp", "logistic"):
+    for attacker in ("mlp", "logistic", "knn", "qda"):
         per_seed = []
         for seed in seeds[attacker]:
             scores = []
