@@ -62,4 +62,45 @@ SELECT raid_try($$SELECT raid.train('e', 'syn_inter', attributes => 'syn_users',
 SELECT raid_try($$SELECT raid.train('e', 'syn_inter', attributes => 'syn_users', attribute_col => 'attribute', defense => 'raid', options => '{"phase1_epochs": "5"}')$$);
 SELECT raid_try($$SELECT raid.train('e', 'syn_inter', attributes => 'syn_users', attribute_col => 'attribute', defense => 'raid', options => '{"sample": -1}')$$);
 SELECT raid_try($$SELECT raid.train('e', 'syn_inter', attributes => 'syn_users', attribute_col => 'attribute', defense => 'raid', options => '{"etta": 1}')$$);
+SELECT raid_try($$SELECT raid.train('e', 'syn_inter', attributes => 'syn_users', attribute_col => 'attribute', defense => 'raid', options => '{"target": 0.6}')$$);
+SELECT raid_try($$SELECT raid.train('e', 'syn_inter', attributes => 'syn_users', attribute_col => 'attribute', defense => 'raid', options => '{"checkpoints": 0}')$$);
+SELECT raid_try($$SELECT raid.train('e', 'syn_inter', attributes => 'syn_users', attribute_col => 'attribute', defense => 'raid', options => '{"adapt": "yes"}')$$);
+SELECT raid_try($$SELECT raid.train('e', 'syn_inter', options => '{"target": 0.05}')$$);
 SELECT (SELECT count(*) FROM raid.models) = n AS nothing_stored FROM models_before;
+
+-- the leakage target: an impossible one is missed with a WARNING, and the
+-- model is stored with target_met = false and the leakage reached
+SELECT users FROM raid.train('m_target', 'syn_inter', attributes => 'syn_users', attribute_col => 'attribute',
+    defense => 'raid', options => '{"dim": 8, "epochs": 8, "phase1_epochs": 3, "seed": 5, "threads": 1, "target": 1e-9}');
+SELECT metrics->'defense'->'target_met' AS target_met,
+       (metrics->'defense'->>'leakage')::float8 > 1e-9 AS leakage_reported,
+       (metrics->'defense'->>'leakage')::float8 = abs((metrics->'defense'->>'deviation')::float8) AS two_sided,
+       metrics->'defense'->>'strongest_attacker' IN ('logistic', 'knn', 'qda') AS attacker_named,
+       (metrics->'defense'->>'noise_floor')::float8 BETWEEN 0 AND 0.5 AS floor_measured
+FROM raid.models WHERE name = 'm_target';
+-- target 0: no check, no WARNING
+SELECT users FROM raid.train('m_notarget', 'syn_inter', attributes => 'syn_users', attribute_col => 'attribute',
+    defense => 'raid', options => '{"dim": 8, "epochs": 4, "phase1_epochs": 2, "seed": 5, "threads": 1, "target": 0}');
+SELECT metrics->'defense'->'target_met' AS target_met, metrics->'defense' ? 'leakage' AS measured
+FROM raid.models WHERE name = 'm_notarget';
+-- a target the data meets (a signal-free attribute): met, no WARNING
+CREATE TABLE noise_users AS SELECT user_id, 'c' || (hashint8(user_id * 7) & 1) AS attribute FROM syn_users;
+SELECT users FROM raid.train('m_met', 'syn_inter', attributes => 'noise_users', attribute_col => 'attribute',
+    defense => 'raid', options => '{"dim": 8, "epochs": 4, "phase1_epochs": 2, "seed": 5, "threads": 1, "target": 0.2}');
+SELECT metrics->'defense'->'target_met' AS target_met FROM raid.models WHERE name = 'm_met';
+-- adapt: checkpoints in Phase II audit the embeddings and double or halve eta
+-- (within [eta / 8, 4 eta] of the 0.25 asked for)
+SELECT users FROM raid.train('m_adapt', 'syn_inter', attributes => 'syn_users', attribute_col => 'attribute',
+    defense => 'raid', options => '{"dim": 8, "epochs": 10, "phase1_epochs": 2, "seed": 5, "threads": 1, "adapt": true, "checkpoints": 3}');
+SELECT c->>'epoch' AS epoch, (c->>'next_eta')::float8 / (c->>'eta')::float8 AS factor,
+       (c->>'deviation')::float8 > 0.03 AND (c->>'next_eta')::float8 = least(2 * (c->>'eta')::float8, 1.0)
+       OR (c->>'deviation')::float8 < -0.03 AND (c->>'next_eta')::float8 = greatest((c->>'eta')::float8 / 2, 0.25 / 8)
+       OR abs((c->>'deviation')::float8) <= 0.03 AND (c->>'next_eta')::float8 = (c->>'eta')::float8 AS rule_followed
+FROM raid.models, jsonb_array_elements(metrics->'defense'->'checkpoints') c WHERE name = 'm_adapt';
+SELECT (metrics->'defense'->>'eta_final')::float8 =
+       (SELECT (c->>'next_eta')::float8 FROM jsonb_array_elements(metrics->'defense'->'checkpoints') WITH ORDINALITY a(c, i)
+        ORDER BY i DESC LIMIT 1) AS eta_final_is_last,
+       options->'eta' AS eta_asked_for
+FROM raid.models WHERE name = 'm_adapt';
+SELECT raid.drop_model(name) FROM unnest(ARRAY['m_target', 'm_notarget', 'm_met', 'm_adapt']) name;
+DROP TABLE noise_users;

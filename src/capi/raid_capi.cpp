@@ -638,6 +638,15 @@ raid_status raid_mf_set_defense(raid_trainer* tr, const int32_t* user_class, int
     });
 }
 
+// Changes the defense's pull strength from the next step on.
+raid_status raid_mf_set_defense_eta(raid_trainer* tr, double eta, raid_error* err) {
+    return Guard(err, [&] {
+        Require(tr, "trainer");
+        Require(tr->impl.get(), "trainer");
+        tr->impl->SetDefenseEta(eta);
+    });
+}
+
 // Fills the defense summary (zeros if the defense is off).
 raid_status raid_mf_get_defense_summary(const raid_trainer* tr, raid_defense_summary* out,
                                         raid_error* err) {

@@ -475,6 +475,13 @@ raid_status raid_mf_set_defense(raid_trainer *tr, const int32_t *user_class,
 								const raid_defense_options *opts,
 								raid_error *err);
 
+/*
+ * Changes the defense's pull strength (eta) from the next raid_mf_step() on,
+ * for example to adapt it between epochs; RAID_INVALID_ARGUMENT without a
+ * defense or for eta outside (0, 1e6].
+ */
+raid_status raid_mf_set_defense_eta(raid_trainer *tr, double eta, raid_error *err);
+
 /* Fills the defense summary (zeros if the defense is off). */
 raid_status raid_mf_get_defense_summary(const raid_trainer *tr,
 										raid_defense_summary *out,

@@ -64,6 +64,9 @@ static const OptionSpec train_specs[] = {
 	{"sinkhorn_tol", OPTION_FLOAT, 0, 1, true, offsetof(RaidTrainOptions, defense.sinkhorn_tol), OPTION_GROUP_RAID},
 	{"sample", OPTION_INT32, 0, 100000000, false, offsetof(RaidTrainOptions, defense.sample), OPTION_GROUP_RAID},
 	{"barycenter_iters", OPTION_INT32, 1, 1000, false, offsetof(RaidTrainOptions, defense.barycenter_iters), OPTION_GROUP_RAID},
+	{"target", OPTION_FLOAT, 0, 0.5, false, offsetof(RaidTrainOptions, target), OPTION_GROUP_RAID},
+	{"adapt", OPTION_BOOL, 0, 0, false, offsetof(RaidTrainOptions, adapt), OPTION_GROUP_RAID},
+	{"checkpoints", OPTION_INT32, 1, 100, false, offsetof(RaidTrainOptions, checkpoints), OPTION_GROUP_RAID},
 };
 
 /* The attackers by name, in the core's order (that of the results). */
@@ -395,6 +398,9 @@ raid_parse_train_options(Jsonb *options, bool raid_defense, RaidTrainOptions *ou
 	raid_defense_options_default(&out->defense);
 	out->replace = false;
 	out->holdout = true;
+	out->target = 0.03;
+	out->adapt = false;
+	out->checkpoints = 3;
 	out->raid_defense = raid_defense;
 	parse_options(options, train_specs, lengthof(train_specs), out,
 				  "{\"dim\": 64, \"epochs\": 30}", raid_defense);

@@ -154,6 +154,10 @@ typedef struct RaidTrainOptions
 	bool		holdout;
 	bool		raid_defense;	/* defense => 'raid': the options below apply */
 	raid_defense_options defense;	/* phase1_epochs, eta, tau, xi, m, sinkhorn_*, sample, ... */
+	double		target;			/* leakage target: the strongest internal attacker's
+								 * distance from chance; 0 = no check */
+	bool		adapt;			/* adapt eta at checkpoints of Phase II to meet target */
+	int32		checkpoints;	/* internal audits during Phase II when adapting */
 } RaidTrainOptions;
 
 /*

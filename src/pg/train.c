@@ -12,7 +12,10 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "catalog/pg_type.h"
+#include "common/pg_prng.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -65,6 +68,7 @@ typedef struct TrainTimes
 	double		train;
 	double		evaluate;
 	double		store;
+	double		target;			/* the final internal audit */
 } TrainTimes;
 
 /* Checks that a relation can be read as a table. */
@@ -331,9 +335,216 @@ load_user_classes(const TrainArgs *a, const raid_dataset *ds, int64 n_users, Use
 					 errhint("Merge small classes, for example with a view.")));
 }
 
+/* ------------------------------------------------------------------------
+ * The leakage target: internal audits of the trained users
+ * ------------------------------------------------------------------------ */
+
+/* Attackers of the internal audits: the fast ones of raid's audit. */
+#define INTERNAL_ATTACKERS (RAID_ATTACKER_LOGISTIC | RAID_ATTACKER_KNN | RAID_ATTACKER_QDA)
+/* Users audited at a checkpoint and at the end (every k-th labelled user beyond these). */
+#define CHECKPOINT_USERS 3000
+#define FINAL_USERS 10000
+
+/* What an internal audit found. */
+typedef struct Leakage
+{
+	bool		measured;		/* false if a class was too small to audit */
+	double		leakage;		/* the strongest attacker's |balanced accuracy - chance| */
+	double		deviation;		/* its balanced accuracy - chance (signed) */
+	int32		attacker;		/* the strongest attacker */
+	double		noise_floor;	/* the same on shuffled labels (final check only), or -1 */
+} Leakage;
+
+/* Runs one core audit of X (n x dim) with these labels; fills the strongest attacker. */
+static void
+audit_leakage(const float *X, const int64 *ids, const int32 *labels, int64 n, int dim,
+			  int classes, int folds, uint64 seed, int threads, Leakage *out)
+{
+	raid_audit_options ao;
+	raid_attack_result results[RAID_MAX_ATTACKERS];
+	int32		n_results = 0;
+	raid_error	err;
+	raid_audit *audit;
+	int			done = 0;
+	double		fraction;
+
+	raid_audit_options_default(&ao);
+	ao.attackers = INTERNAL_ATTACKERS;
+	ao.folds = folds;
+	ao.seed = seed;
+	ao.threads = threads;
+	raid_error_clear(&err);
+	audit = raid_audit_create(X, ids, labels, n, dim, classes, &ao, &err);
+	if (audit == NULL)
+		raid_report_error(&err, "auditing the defended embeddings");
+	while (!done)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (raid_audit_step(audit, &done, &fraction, &err) != RAID_OK)
+		{
+			raid_audit_free(audit);
+			raid_report_error(&err, "auditing the defended embeddings");
+		}
+	}
+	if (raid_audit_get_results(audit, results, RAID_MAX_ATTACKERS, &n_results, &err) != RAID_OK)
+	{
+		raid_audit_free(audit);
+		raid_report_error(&err, "auditing the defended embeddings");
+	}
+	raid_audit_free(audit);
+	out->measured = true;
+	out->leakage = -1;
+	for (int i = 0; i < n_results; i++)
+	{
+		double		d = results[i].balanced_accuracy - results[i].chance;
+
+		if (fabs(d) > out->leakage)
+		{
+			out->leakage = fabs(d);
+			out->deviation = d;
+			out->attacker = results[i].attacker;
+		}
+	}
+}
+
+/*
+ * Audits the trainer's current user embeddings for the protected attribute,
+ * with logistic regression, kNN and QDA under stratified cross-validation
+ * (at most max_users labelled users, every k-th beyond that).  With
+ * null_run, the same attackers on shuffled labels give the noise floor.
+ */
+static Leakage
+internal_leakage(const raid_trainer *tr, const UserClasses *uc, int64 n_users, int dim,
+				 const RaidTrainOptions *o, int64 max_users, bool null_run)
+{
+	const float *U = raid_mf_user_embeddings(tr);
+	int64		labelled = 0;
+	int64		step;
+	int64		n = 0;
+	int64		smallest = PG_INT64_MAX;
+	int64	   *counts = palloc0(sizeof(int64) * uc->n_classes);
+	float	   *X;
+	int64	   *ids;
+	int32	   *labels;
+	int			folds;
+	Leakage		out = {false, 0, 0, 0, -1};
+
+	for (int64 u = 0; u < n_users; u++)
+		labelled += uc->user_class[u] >= 0;
+	step = Max(1, (labelled + max_users - 1) / max_users);
+	raid_check_memory((double) Min(labelled, max_users + 1) * (4.0 * dim + 12.0), "auditing the defended embeddings");
+	X = palloc_extended(sizeof(float) * Max(labelled, 1) * dim, MCXT_ALLOC_HUGE);
+	ids = palloc_extended(sizeof(int64) * Max(labelled, 1), MCXT_ALLOC_HUGE);
+	labels = palloc_extended(sizeof(int32) * Max(labelled, 1), MCXT_ALLOC_HUGE);
+	for (int64 u = 0, k = 0; u < n_users; u++)
+	{
+		if (uc->user_class[u] < 0)
+			continue;
+		if (k++ % step != 0)
+			continue;
+		memcpy(X + n * dim, U + u * dim, sizeof(float) * dim);
+		ids[n] = u;
+		labels[n] = uc->user_class[u];
+		counts[labels[n]]++;
+		n++;
+	}
+	for (int c = 0; c < uc->n_classes; c++)
+		smallest = Min(smallest, counts[c]);
+	folds = (int) Min(5, smallest);
+	if (folds < 2)
+		return out;				/* a class too small to cross-validate */
+	audit_leakage(X, ids, labels, n, dim, uc->n_classes, folds, o->mf.seed, o->mf.threads, &out);
+	if (null_run)
+	{
+		Leakage		floor = {false, 0, 0, 0, -1};
+		pg_prng_state rng;
+
+		pg_prng_seed(&rng, o->mf.seed ^ UINT64CONST(0x6e756c6c72756e));
+		for (int64 i = n - 1; i > 0; i--)
+		{
+			int64		j = (int64) pg_prng_uint64_range(&rng, 0, (uint64) i);
+			int32		t = labels[i];
+
+			labels[i] = labels[j];
+			labels[j] = t;
+		}
+		audit_leakage(X, ids, labels, n, dim, uc->n_classes, folds, o->mf.seed, o->mf.threads, &floor);
+		out.noise_floor = floor.leakage;
+	}
+	pfree(X);
+	pfree(ids);
+	pfree(labels);
+	return out;
+}
+
+/*
+ * Whether the final audit met the target: the strongest attacker within the
+ * target of chance, or (on data too small to measure leakage that finely)
+ * within the noise floor, what the same attackers reach on shuffled labels.
+ */
+static bool
+target_met(const RaidTrainOptions *o, const Leakage *l)
+{
+	return l->leakage <= Max(o->target, l->noise_floor);
+}
+
+/* What the target did during training, for the metrics. */
+typedef struct TargetLog
+{
+	StringInfoData checkpoints; /* JSON array */
+	int			n_checkpoints;
+	Leakage		final;
+	double		eta_final;
+} TargetLog;
+
+/*
+ * At the end of a Phase II epoch that is a checkpoint: audits the current
+ * embeddings and doubles eta if the strongest attacker is more than the
+ * target above chance, halves it if more than the target below chance (the
+ * pull then aligns the classes more exactly than random groups are), within
+ * [eta / 8, 4 eta] of the eta asked for.
+ */
+static void
+adapt_at_checkpoint(raid_trainer *tr, const UserClasses *uc, int64 n_users, const RaidTrainOptions *o,
+					int epoch, TargetLog *log)
+{
+	Leakage		l = internal_leakage(tr, uc, n_users, o->mf.dim, o, CHECKPOINT_USERS, false);
+	double		eta = log->eta_final;	/* the current strength (the options keep the one asked for) */
+	raid_error	err;
+
+	if (!l.measured)
+		return;
+	/*
+	 * Within [eta / 8, 4 eta] of the strength asked for: a much stronger pull
+	 * with the targets of the last recomputation overshoots (the classes
+	 * separate the other way), seen from about eta 1 at lr 0.1.
+	 */
+	if (l.deviation > o->target)
+		eta = Min(eta * 2.0, 4.0 * o->defense.eta);
+	else if (l.deviation < -o->target)
+		eta = Max(eta / 2.0, o->defense.eta / 8.0);
+	appendStringInfo(&log->checkpoints, "%s{\"epoch\": %d, \"leakage\": %.6f, \"deviation\": %.6f, "
+					 "\"attacker\": \"%s\", \"eta\": %.6g, \"next_eta\": %.6g}",
+					 log->n_checkpoints ? ", " : "", epoch, l.leakage, l.deviation,
+					 raid_attacker_name(l.attacker), log->eta_final, eta);
+	log->n_checkpoints++;
+	if (eta != log->eta_final)
+	{
+		raid_error_clear(&err);
+		if (raid_mf_set_defense_eta(tr, eta, &err) != RAID_OK)
+			raid_report_error(&err, "adapting the defense");
+	}
+	if (raid_verbose)
+		ereport(NOTICE,
+				(errmsg("epoch %d: leakage %.3f (%s), eta %.4g -> %.4g", epoch, l.leakage,
+						raid_attacker_name(l.attacker), log->eta_final, eta)));
+	log->eta_final = eta;
+}
+
 /* Appends the defense's summary and classes to the metrics JSON. */
 static void
-append_defense_metrics(StringInfo s, const raid_defense_summary *d, const UserClasses *uc)
+append_defense_metrics(StringInfo s, const raid_defense_summary *d, const UserClasses *uc,
+					   const RaidTrainOptions *o, const TargetLog *log, double target_seconds)
 {
 	appendStringInfo(s, ", \"defense\": {\"classes\": [");
 	for (int c = 0; c < uc->n_classes; c++)
@@ -359,12 +570,27 @@ append_defense_metrics(StringInfo s, const raid_defense_summary *d, const UserCl
 					 d->phase1_epoch_seconds, d->phase2_epoch_seconds, d->defense_loss,
 					 d->class_distance_before, d->class_distance_after,
 					 d->spread_before, d->spread_after);
+	/* the leakage target, inside the "defense" object */
+	s->len--;					/* reopen it */
+	s->data[s->len] = '\0';
+	appendStringInfo(s, ", \"target\": %.6g, \"adapt\": %s, \"eta_final\": %.6g, \"checkpoints\": [%s]",
+					 o->target, o->adapt ? "true" : "false", log->eta_final,
+					 log->checkpoints.data ? log->checkpoints.data : "");
+	if (o->target > 0 && log->final.measured)
+		appendStringInfo(s, ", \"leakage\": %.6f, \"deviation\": %.6f, \"strongest_attacker\": \"%s\", "
+						 "\"noise_floor\": %.6f, \"target_met\": %s, \"target_seconds\": %.4f}",
+						 log->final.leakage, log->final.deviation,
+						 raid_attacker_name(log->final.attacker), log->final.noise_floor,
+						 target_met(o, &log->final) ? "true" : "false", target_seconds);
+	else
+		appendStringInfo(s, ", \"target_met\": null}");
 }
 
 /* Runs every epoch, checking for interrupts between chunks. */
 /* phase1_epochs < 0: no defense, so no phases to report. */
 static void
-run_training(raid_trainer *tr, int phase1_epochs, StringInfo epochs_json)
+run_training(raid_trainer *tr, int phase1_epochs, StringInfo epochs_json,
+			 const UserClasses *uc, int64 n_users, const RaidTrainOptions *o, TargetLog *log)
 {
 	raid_progress p;
 	raid_error	err;
@@ -392,6 +618,18 @@ run_training(raid_trainer *tr, int phase1_epochs, StringInfo epochs_json)
 								phase1_epochs < 0 ? "" : p.epoch <= phase1_epochs ? " (phase I)" : " (phase II)",
 								p.loss),
 						 errdetail("The epoch took %.2f s.", p.epoch_seconds)));
+			/* checkpoints split Phase II into checkpoints + 1 equal parts */
+			if (o != NULL && o->adapt && p.epoch > phase1_epochs && p.epoch < p.epochs)
+			{
+				int			phase2 = p.epochs - phase1_epochs;
+
+				for (int k = 1; k <= o->checkpoints; k++)
+					if (p.epoch == phase1_epochs + (int) ((int64) k * phase2 / (o->checkpoints + 1)))
+					{
+						adapt_at_checkpoint(tr, uc, n_users, o, p.epoch, log);
+						break;
+					}
+			}
 		}
 	}
 	appendStringInfoChar(epochs_json, ']');
@@ -592,6 +830,7 @@ raid_train(PG_FUNCTION_ARGS)
 	int64		model_id;
 	TrainTimes	t = {0};
 	UserClasses classes = {0};
+	TargetLog	target_log = {0};
 	RaidUserSwitch sw;
 	instr_time	start,
 				stage;
@@ -658,8 +897,20 @@ raid_train(PG_FUNCTION_ARGS)
 			raid_report_error(&err, "setting up the defense");
 	}
 	initStringInfo(&epochs_json);
-	run_training(h->trainer, a.raid_defense ? a.opts.defense.phase1_epochs : -1, &epochs_json);
+	initStringInfo(&target_log.checkpoints);
+	target_log.eta_final = a.opts.defense.eta;
+	run_training(h->trainer, a.raid_defense ? a.opts.defense.phase1_epochs : -1, &epochs_json,
+				 &classes, info.n_users, a.raid_defense ? &a.opts : NULL, &target_log);
 	t.train = raid_elapsed_seconds(stage);
+
+	/* the leakage target: audit every labelled user, with the noise floor */
+	if (a.raid_defense && a.opts.target > 0)
+	{
+		INSTR_TIME_SET_CURRENT(stage);
+		target_log.final = internal_leakage(h->trainer, &classes, info.n_users, a.opts.mf.dim,
+											&a.opts, FINAL_USERS, true);
+		t.target = raid_elapsed_seconds(stage);
+	}
 
 	/* evaluate */
 	INSTR_TIME_SET_CURRENT(stage);
@@ -695,7 +946,7 @@ raid_train(PG_FUNCTION_ARGS)
 
 		if (raid_mf_get_defense_summary(h->trainer, &ds, &err) != RAID_OK)
 			raid_report_error(&err, "reading the defense summary");
-		append_defense_metrics(&metrics, &ds, &classes);
+		append_defense_metrics(&metrics, &ds, &classes, &a.opts, &target_log, t.target);
 	}
 	appendStringInfo(&metrics, ", \"epochs\": %s}", epochs_json.data);
 
@@ -716,6 +967,19 @@ raid_train(PG_FUNCTION_ARGS)
 
 	raid_core_handles_release(h);
 	SPI_finish();
+
+	if (a.raid_defense && a.opts.target > 0 && target_log.final.measured &&
+		!target_met(&a.opts, &target_log.final))
+		ereport(WARNING,
+				(errmsg("model \"%s\" misses its leakage target: attacker %s is %.3f from chance on \"%s\", the target is %.3g",
+						a.model, raid_attacker_name(target_log.final.attacker), target_log.final.leakage,
+						a.attribute_col, a.opts.target),
+				 errdetail("The model is stored with metrics.defense.target_met = false.  On shuffled labels the same attackers reach %.3f (the noise floor, which the leakage must not exceed either).",
+						   target_log.final.noise_floor),
+				 a.opts.adapt ?
+				 errhint("The defense adapted eta to %.4g; more epochs or other defense options may help.  Audit the model with raid.audit() before relying on it.",
+						 target_log.eta_final) :
+				 errhint("Set the option \"adapt\" to true to let the defense adapt eta, or change eta.  Audit the model with raid.audit() before relying on it.")));
 
 	values[0] = CStringGetTextDatum(a.model);
 	values[1] = Int64GetDatum(model_id);

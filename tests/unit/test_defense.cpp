@@ -1,6 +1,7 @@
 // test_defense.cpp: the RAID defense in the MF trainer, on synthetic data.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -159,6 +160,39 @@ TEST(DefenseTraining, ErrorCases) {
     ExpectInvalid([&] { tr.SetDefense(p.cls, 2, o); }, "\"sample\"");
     tr.Step();
     ExpectInvalid([&] { tr.SetDefense(p.cls, 2, d); }, "before the first training step");
+}
+
+// The pull strength can change between steps (a leakage target adapts it):
+// a stronger pull from the middle of Phase II on removes more leakage than
+// the same training at the first strength, and equals a run that had the
+// second strength from that step on.
+TEST(DefenseTraining, EtaChangesBetweenSteps) {
+    const Planted p = MakePlanted();
+    raid::MfOptions o = SmallMf(1);
+    raid::DefenseOptions d;
+    d.eta = 0.05;
+    raid::MfTrainer weak(*p.data, o), strengthened(*p.data, o);
+    weak.SetDefense(p.cls, 2, d);
+    strengthened.SetDefense(p.cls, 2, d);
+    raid::MfProgress pw, ps;
+    bool changed = false;
+    while (!weak.Step(&pw)) {
+    }
+    while (!strengthened.Step(&ps)) {
+        if (!changed && ps.epoch >= 8) {
+            strengthened.SetDefenseEta(0.5);
+            changed = true;
+        }
+    }
+    ASSERT_TRUE(changed);
+    EXPECT_EQ(strengthened.defense()->options().eta, 0.5);
+    const double w = LogisticBacc(weak, p), s = LogisticBacc(strengthened, p);
+    std::printf("[ defense ] logistic BAcc eta 0.05 %.3f, raised to 0.5 at epoch 8 %.3f\n", w, s);
+    EXPECT_LT(std::abs(s - 0.5), std::abs(w - 0.5));
+    ExpectInvalid([&] { strengthened.SetDefenseEta(0.0); }, "\"eta\"");
+    ExpectInvalid([&] { strengthened.SetDefenseEta(2e6); }, "\"eta\"");
+    raid::MfTrainer plain(*p.data, o);
+    ExpectInvalid([&] { plain.SetDefenseEta(1.0); }, "no defense");
 }
 
 }  // namespace

@@ -342,6 +342,12 @@ DefenseSummary MfTrainer::defense_summary() const {
     return defense_ != nullptr ? defense_->summary() : DefenseSummary();
 }
 
+// Changes the defense's pull strength from the next Step() on.
+void MfTrainer::SetDefenseEta(double eta) {
+    if (defense_ == nullptr) throw InvalidArgument("the trainer has no defense");
+    defense_->SetEta(eta);
+}
+
 // s = <u, v> and vv = |v|^2 in one pass.
 inline void DotAndNorm(const float* u, const float* v, int dim, float* s, float* vv) {
     float a = 0.0f, b = 0.0f;

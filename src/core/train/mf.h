@@ -185,6 +185,10 @@ class MfTrainer {
     // The defense's summary (all zeros without a defense).
     DefenseSummary defense_summary() const;
 
+    // Changes the defense's pull strength from the next Step() on; throws
+    // InvalidArgument without a defense or for eta outside (0, 1e6].
+    void SetDefenseEta(double eta);
+
     // The defense (null when off).
     const MfDefense* defense() const { return defense_.get(); }
 

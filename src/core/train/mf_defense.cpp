@@ -260,4 +260,12 @@ double MfDefense::Measure(const float* user_rows, int64_t stride, bool before) {
     return SecondsSince(t0);
 }
 
+// Changes the pull strength for the following steps.
+void MfDefense::SetEta(double eta) {
+    DefenseOptions changed = options_;
+    changed.eta = eta;
+    changed.Validate();
+    options_ = changed;
+}
+
 }  // namespace raid

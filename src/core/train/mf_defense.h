@@ -176,6 +176,10 @@ class MfDefense {
 
     const DefenseOptions& options() const { return options_; }
     const std::vector<int32_t>& user_class() const { return user_class_; }
+
+    // Changes the pull strength for the steps that follow (a leakage target
+    // adapts it between epochs); throws InvalidArgument outside (0, 1e6].
+    void SetEta(double eta);
     const float* displacements() const { return targets_.data(); }
     DefenseSummary& summary() { return summary_; }
     const DefenseSummary& summary() const { return summary_; }
