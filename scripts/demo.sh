@@ -62,6 +62,7 @@ psql -c "\\pset title 'undefended vs RAID: quality, and each attacker''s balance
            round(max(a.chance)::numeric, 3) AS chance,
            max(a.attacker) FILTER (WHERE a.strongest) AS strongest,
            round(max(a.leakage) FILTER (WHERE a.strongest)::numeric, 3) AS leakage,
+           m.metrics->'defense'->'target_met' AS target_met,
            round((m.metrics->>'train_seconds')::numeric, 2) AS train_seconds
     FROM raid.models m JOIN raid.audits a ON a.model_id = m.model_id AND NOT a.shuffled
     WHERE m.name LIKE 'demo_%' GROUP BY m.model_id, m.defense, m.metrics ORDER BY m.model_id"

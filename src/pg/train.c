@@ -414,8 +414,8 @@ audit_leakage(const float *X, const int64 *ids, const int32 *labels, int64 n, in
  * null_run, the same attackers on shuffled labels give the noise floor.
  */
 static Leakage
-internal_leakage(const raid_trainer *tr, const UserClasses *uc, int64 n_users, int dim,
-				 const RaidTrainOptions *o, int64 max_users, bool null_run)
+internal_leakage(const raid_trainer *tr, const int64 *user_ids, const UserClasses *uc, int64 n_users,
+				 int dim, const RaidTrainOptions *o, int64 max_users, bool null_run)
 {
 	const float *U = raid_mf_user_embeddings(tr);
 	int64		labelled = 0;
@@ -443,7 +443,7 @@ internal_leakage(const raid_trainer *tr, const UserClasses *uc, int64 n_users, i
 		if (k++ % step != 0)
 			continue;
 		memcpy(X + n * dim, U + u * dim, sizeof(float) * dim);
-		ids[n] = u;
+		ids[n] = user_ids[u];	/* folds follow the ids, as in raid.audit */
 		labels[n] = uc->user_class[u];
 		counts[labels[n]]++;
 		n++;
@@ -505,10 +505,10 @@ typedef struct TargetLog
  * [eta / 8, 4 eta] of the eta asked for.
  */
 static void
-adapt_at_checkpoint(raid_trainer *tr, const UserClasses *uc, int64 n_users, const RaidTrainOptions *o,
-					int epoch, TargetLog *log)
+adapt_at_checkpoint(raid_trainer *tr, const int64 *user_ids, const UserClasses *uc, int64 n_users,
+					const RaidTrainOptions *o, int epoch, TargetLog *log)
 {
-	Leakage		l = internal_leakage(tr, uc, n_users, o->mf.dim, o, CHECKPOINT_USERS, false);
+	Leakage		l = internal_leakage(tr, user_ids, uc, n_users, o->mf.dim, o, CHECKPOINT_USERS, false);
 	double		eta = log->eta_final;	/* the current strength (the options keep the one asked for) */
 	raid_error	err;
 
@@ -590,7 +590,8 @@ append_defense_metrics(StringInfo s, const raid_defense_summary *d, const UserCl
 /* phase1_epochs < 0: no defense, so no phases to report. */
 static void
 run_training(raid_trainer *tr, int phase1_epochs, StringInfo epochs_json,
-			 const UserClasses *uc, int64 n_users, const RaidTrainOptions *o, TargetLog *log)
+			 const int64 *user_ids, const UserClasses *uc, int64 n_users, const RaidTrainOptions *o,
+			 TargetLog *log)
 {
 	raid_progress p;
 	raid_error	err;
@@ -626,7 +627,7 @@ run_training(raid_trainer *tr, int phase1_epochs, StringInfo epochs_json,
 				for (int k = 1; k <= o->checkpoints; k++)
 					if (p.epoch == phase1_epochs + (int) ((int64) k * phase2 / (o->checkpoints + 1)))
 					{
-						adapt_at_checkpoint(tr, uc, n_users, o, p.epoch, log);
+						adapt_at_checkpoint(tr, user_ids, uc, n_users, o, p.epoch, log);
 						break;
 					}
 			}
@@ -900,15 +901,16 @@ raid_train(PG_FUNCTION_ARGS)
 	initStringInfo(&target_log.checkpoints);
 	target_log.eta_final = a.opts.defense.eta;
 	run_training(h->trainer, a.raid_defense ? a.opts.defense.phase1_epochs : -1, &epochs_json,
-				 &classes, info.n_users, a.raid_defense ? &a.opts : NULL, &target_log);
+				 raid_dataset_user_ids(h->dataset), &classes, info.n_users,
+				 a.raid_defense ? &a.opts : NULL, &target_log);
 	t.train = raid_elapsed_seconds(stage);
 
 	/* the leakage target: audit every labelled user, with the noise floor */
 	if (a.raid_defense && a.opts.target > 0)
 	{
 		INSTR_TIME_SET_CURRENT(stage);
-		target_log.final = internal_leakage(h->trainer, &classes, info.n_users, a.opts.mf.dim,
-											&a.opts, FINAL_USERS, true);
+		target_log.final = internal_leakage(h->trainer, raid_dataset_user_ids(h->dataset), &classes,
+											info.n_users, a.opts.mf.dim, &a.opts, FINAL_USERS, true);
 		t.target = raid_elapsed_seconds(stage);
 	}
 
