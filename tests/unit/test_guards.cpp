@@ -15,48 +15,12 @@
 #include "capi/raid_capi.h"
 #include "core/attack/audit.h"
 #include "core/common.h"
+#include "guard_fixture.h"
 
 namespace {
 
-// The check counts its calls and says stop once more than g_stop_after
-// calls happened (never if g_stop_after < 0); a request stays set.
-std::atomic<int64_t> g_polls{0};
-std::atomic<int64_t> g_stop_after{-1};
-
-int CountingCheck() {
-    const int64_t k = ++g_polls;
-    const int64_t limit = g_stop_after.load();
-    return limit >= 0 && k > limit ? 1 : 0;
-}
-
-class Guards : public ::testing::Test {
+class Guards : public raid_test::GuardedTest {
   protected:
-    void SetUp() override { Reset(); }
-    void TearDown() override { Reset(); }
-
-    static void Reset() {
-        raid_set_interrupt_check(nullptr);
-        raid_set_memory_limit(0);
-        g_polls = 0;
-        g_stop_after = -1;
-    }
-
-    // Installs the counting check; it never asks to stop.
-    static void CountPolls() {
-        g_polls = 0;
-        g_stop_after = -1;
-        raid_set_interrupt_check(&CountingCheck);
-    }
-
-    // Installs the counting check; it asks to stop after n polls.
-    static void StopAfter(int64_t n) {
-        g_polls = 0;
-        g_stop_after = n;
-        raid_set_interrupt_check(&CountingCheck);
-    }
-
-    static int64_t polls() { return g_polls.load(); }
-
     // Synthetic data through the C ABI (threads 2: the parallel paths run).
     static raid_synthetic* Synthetic(int64_t users, int64_t items, int32_t per_user) {
         raid_synthetic_options o;

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "capi/raid_capi.h"
+#include "guard_fixture.h"
 #include "core/attack/audit.h"
 #include "core/attack/knn.h"
 #include "core/attack/qda.h"
@@ -403,35 +404,8 @@ TEST(AttackLeakage, XorClustersAreFoundByKnn) {
 
 /* ------------------------------------------------ the audit via the C ABI */
 
-std::atomic<int64_t> g_polls{0};
-std::atomic<int64_t> g_stop_after{-1};
-
-// Counts its calls; says stop once more than g_stop_after happened (never if < 0).
-int CountingCheck() {
-    const int64_t k = ++g_polls;
-    const int64_t limit = g_stop_after.load();
-    return limit >= 0 && k > limit ? 1 : 0;
-}
-
-class AuditKnnQda : public ::testing::Test {
+class AuditKnnQda : public raid_test::GuardedTest {
   protected:
-    void SetUp() override { Reset(); }
-    void TearDown() override { Reset(); }
-
-    static void Reset() {
-        raid_set_interrupt_check(nullptr);
-        raid_set_memory_limit(0);
-        g_polls = 0;
-        g_stop_after = -1;
-    }
-
-    // Installs the counting check; it asks to stop after n polls (never if n < 0).
-    static void StopAfter(int64_t n) {
-        g_polls = 0;
-        g_stop_after = n;
-        raid_set_interrupt_check(&CountingCheck);
-    }
-
     // Two classes (1 in 3 users is class 1, shifted by `shift` on every axis).
     static Users Shifted(int64_t n, int32_t dim, double shift, uint64_t seed) {
         Users u;
@@ -539,14 +513,14 @@ TEST_F(AuditKnnQda, KnnAndQdaTasksAreCancellable) {
         StopAfter(-1);
         int done = 0;
         ASSERT_EQ(raid_audit_step(a, &done, nullptr, &err), RAID_OK) << err.message;
-        const int64_t polls = g_polls.load();
+        const int64_t n_polls = polls();
         raid_audit_free(a);
         if (attacker == RAID_ATTACKER_KNN)
-            EXPECT_GE(polls, 4000 / raid::KnnBlockRows(5400)) << "one poll per block";
+            EXPECT_GE(n_polls, 4000 / raid::KnnBlockRows(5400)) << "one poll per block";
         else
-            EXPECT_GE(polls, 4) << "one poll per class when fitting and when scoring";
+            EXPECT_GE(n_polls, 4) << "one poll per class when fitting and when scoring";
         // A stop request at any of them ends the task there.
-        for (int64_t stop : {int64_t{0}, polls / 2, polls - 1}) {
+        for (int64_t stop : {int64_t{0}, n_polls / 2, n_polls - 1}) {
             Reset();
             a = Create(u, o, &err);
             ASSERT_NE(a, nullptr);
@@ -554,7 +528,7 @@ TEST_F(AuditKnnQda, KnnAndQdaTasksAreCancellable) {
             EXPECT_EQ(raid_audit_step(a, &done, nullptr, &err), RAID_INTERRUPTED)
                 << attacker << " " << stop;
             EXPECT_STREQ(err.message, "audit cancelled");
-            EXPECT_EQ(g_polls.load(), stop + 1) << "no poll after the request";
+            EXPECT_EQ(polls(), stop + 1) << "no poll after the request";
             EXPECT_EQ(raid_audit_step(a, &done, nullptr, &err), RAID_INTERRUPTED);
             raid_audit_free(a);
         }
