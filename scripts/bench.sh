@@ -3,7 +3,7 @@
 # BENCHMARKS.md): 1M interactions, about 6,000 users and 4,000 items, dim 64,
 # 4 negatives, at 1 and 2 threads; prints load / build / train / evaluate /
 # store seconds and the mean epoch time; then audits the 6,000 users x 64
-# dims with both attackers, 5 folds, at 1 and 2 threads; then trains with
+# dims with every attacker, 5 folds, at 1 and 2 threads; then trains with
 # defense 'raid' against the planted attribute at 1 and 2 threads and
 # prints Phase I and Phase II epoch times.  Kernel benchmarks: make bench.
 #
