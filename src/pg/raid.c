@@ -210,6 +210,9 @@ raid_core_handles_release(RaidCoreHandles *h)
 	if (h->synthetic)
 		raid_synthetic_free(h->synthetic);
 	h->synthetic = NULL;
+	if (h->audit)
+		raid_audit_free(h->audit);
+	h->audit = NULL;
 }
 
 static void

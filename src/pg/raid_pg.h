@@ -70,6 +70,7 @@ typedef struct RaidCoreHandles
 	raid_dataset *dataset;
 	raid_trainer *trainer;
 	raid_synthetic *synthetic;
+	raid_audit *audit;
 } RaidCoreHandles;
 
 extern RaidCoreHandles *raid_core_handles_create(void);

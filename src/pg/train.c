@@ -364,7 +364,7 @@ audit_leakage(const float *X, const int64 *ids, const int32 *labels, int64 n, in
 	raid_attack_result results[RAID_MAX_ATTACKERS];
 	int32		n_results = 0;
 	raid_error	err;
-	raid_audit *audit;
+	RaidCoreHandles *h = raid_core_handles_create();	/* frees the audit if a cancel unwinds */
 	int			done = 0;
 	double		fraction;
 
@@ -374,24 +374,18 @@ audit_leakage(const float *X, const int64 *ids, const int32 *labels, int64 n, in
 	ao.seed = seed;
 	ao.threads = threads;
 	raid_error_clear(&err);
-	audit = raid_audit_create(X, ids, labels, n, dim, classes, &ao, &err);
-	if (audit == NULL)
+	h->audit = raid_audit_create(X, ids, labels, n, dim, classes, &ao, &err);
+	if (h->audit == NULL)
 		raid_report_error(&err, "auditing the defended embeddings");
 	while (!done)
 	{
 		CHECK_FOR_INTERRUPTS();
-		if (raid_audit_step(audit, &done, &fraction, &err) != RAID_OK)
-		{
-			raid_audit_free(audit);
+		if (raid_audit_step(h->audit, &done, &fraction, &err) != RAID_OK)
 			raid_report_error(&err, "auditing the defended embeddings");
-		}
 	}
-	if (raid_audit_get_results(audit, results, RAID_MAX_ATTACKERS, &n_results, &err) != RAID_OK)
-	{
-		raid_audit_free(audit);
+	if (raid_audit_get_results(h->audit, results, RAID_MAX_ATTACKERS, &n_results, &err) != RAID_OK)
 		raid_report_error(&err, "auditing the defended embeddings");
-	}
-	raid_audit_free(audit);
+	raid_core_handles_release(h);
 	out->measured = true;
 	out->leakage = -1;
 	for (int i = 0; i < n_results; i++)
@@ -421,6 +415,7 @@ internal_leakage(const raid_trainer *tr, const int64 *user_ids, const UserClasse
 	int64		labelled = 0;
 	int64		step;
 	int64		n = 0;
+	int64		n_max;
 	int64		smallest = PG_INT64_MAX;
 	int64	   *counts = palloc0(sizeof(int64) * uc->n_classes);
 	float	   *X;
@@ -432,10 +427,12 @@ internal_leakage(const raid_trainer *tr, const int64 *user_ids, const UserClasse
 	for (int64 u = 0; u < n_users; u++)
 		labelled += uc->user_class[u] >= 0;
 	step = Max(1, (labelled + max_users - 1) / max_users);
-	raid_check_memory((double) Min(labelled, max_users + 1) * (4.0 * dim + 12.0), "auditing the defended embeddings");
-	X = palloc_extended(sizeof(float) * Max(labelled, 1) * dim, MCXT_ALLOC_HUGE);
-	ids = palloc_extended(sizeof(int64) * Max(labelled, 1), MCXT_ALLOC_HUGE);
-	labels = palloc_extended(sizeof(int32) * Max(labelled, 1), MCXT_ALLOC_HUGE);
+	/* every step-th labelled user: at most max_users of them */
+	n_max = Max(Min(labelled, max_users), 1);
+	raid_check_memory((double) n_max * (4.0 * dim + 12.0), "auditing the defended embeddings");
+	X = palloc_extended(sizeof(float) * n_max * dim, MCXT_ALLOC_HUGE);
+	ids = palloc_extended(sizeof(int64) * n_max, MCXT_ALLOC_HUGE);
+	labels = palloc_extended(sizeof(int32) * n_max, MCXT_ALLOC_HUGE);
 	for (int64 u = 0, k = 0; u < n_users; u++)
 	{
 		if (uc->user_class[u] < 0)
