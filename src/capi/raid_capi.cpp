@@ -31,6 +31,7 @@
 #include "../core/data/dataset.h"
 #include "../core/data/synthetic.h"
 #include "../core/eval/ranking.h"
+#include "../core/ot/null_align.h"
 #include "../core/train/mf.h"
 
 struct raid_dataset {
@@ -644,6 +645,50 @@ raid_status raid_mf_set_defense_eta(raid_trainer* tr, double eta, raid_error* er
         Require(tr, "trainer");
         Require(tr->impl.get(), "trainer");
         tr->impl->SetDefenseEta(eta);
+    });
+}
+
+// Replaces the user embeddings of a trained model.
+raid_status raid_mf_set_user_embeddings(raid_trainer* tr, const float* user_embeddings, raid_error* err) {
+    return Guard(err, [&] {
+        Require(tr, "trainer");
+        Require(tr->impl.get(), "trainer");
+        Require(user_embeddings, "user embeddings");
+        tr->impl->SetUserEmbeddings(user_embeddings);
+    });
+}
+
+namespace {
+raid::NullAlignMode ToNullAlignMode(int32_t mode) {
+    if (mode == RAID_NULL_ALIGN_MEAN) return raid::NullAlignMode::kMean;
+    if (mode == RAID_NULL_ALIGN_GAUSSIAN) return raid::NullAlignMode::kGaussian;
+    throw raid::InvalidArgument("null alignment: unknown mode " + std::to_string(mode));
+}
+}  // namespace
+
+// Bytes raid_null_align allocates (0 for an unknown mode).
+double raid_null_align_memory(int64_t n, int32_t dim, int32_t n_classes, int32_t mode) {
+    if (mode != RAID_NULL_ALIGN_MEAN && mode != RAID_NULL_ALIGN_GAUSSIAN) return 0.0;
+    return raid::NullAlignMemory(n, dim, n_classes, ToNullAlignMode(mode));
+}
+
+// The defense's calibrated last step on a copy of the user embeddings.
+raid_status raid_null_align(float* rows, int64_t n, int32_t dim, const int32_t* user_class,
+                            int32_t n_classes, uint64_t seed, int32_t mode,
+                            raid_null_align_summary* out, raid_error* err) {
+    return Guard(err, [&] {
+        Require(out, "summary");
+        if (n > 0) {
+            Require(rows, "rows");
+            Require(user_class, "user classes");
+        }
+        const raid::NullAlignMode m = ToNullAlignMode(mode);
+        const std::vector<int32_t> classes(user_class, user_class + (n > 0 ? n : 0));
+        const raid::NullAlignSummary s = raid::NullAlign(rows, dim, n, dim, classes, n_classes, seed, m);
+        std::memset(out, 0, sizeof(*out));
+        out->moved_users = s.moved_users;
+        out->mean_shift = s.mean_shift;
+        out->seconds = s.seconds;
     });
 }
 

@@ -478,9 +478,41 @@ raid_status raid_mf_set_defense(raid_trainer *tr, const int32_t *user_class,
 /*
  * Changes the defense's pull strength (eta) from the next raid_mf_step() on,
  * for example to adapt it between epochs; RAID_INVALID_ARGUMENT without a
- * defense or for eta outside (0, 1e6].
+ * defense or for eta outside [0, 1e6] (0 pauses the pull).
  */
 raid_status raid_mf_set_defense_eta(raid_trainer *tr, double eta, raid_error *err);
+
+/*
+ * Replaces a trained model's user embeddings (n_users x dim, row-major,
+ * copied), e.g. with a null-aligned copy; RAID_INVALID_ARGUMENT before
+ * training is done or for a non-finite value.
+ */
+raid_status raid_mf_set_user_embeddings(raid_trainer *tr, const float *user_embeddings,
+										raid_error *err);
+
+/*
+ * The defense's calibrated last step (core/ot/null_align.h): moves each
+ * class's users so that the class looks like a random group of users of the
+ * same size.  rows is n x dim, row-major, changed in place (possibly in part
+ * when it fails: align a copy); user_class[u] in 0 .. n_classes-1, -1 = none.
+ */
+typedef enum raid_null_align_mode
+{
+	RAID_NULL_ALIGN_MEAN = 0,	/* class means onto random groups' */
+	RAID_NULL_ALIGN_GAUSSIAN = 1	/* means and covariances (Gaussian map) */
+} raid_null_align_mode;
+
+typedef struct raid_null_align_summary
+{
+	int64_t		moved_users;
+	double		mean_shift;		/* root mean square move */
+	double		seconds;
+} raid_null_align_summary;
+
+double		raid_null_align_memory(int64_t n, int32_t dim, int32_t n_classes, int32_t mode);
+raid_status raid_null_align(float *rows, int64_t n, int32_t dim, const int32_t *user_class,
+							int32_t n_classes, uint64_t seed, int32_t mode,
+							raid_null_align_summary *out, raid_error *err);
 
 /* Fills the defense summary (zeros if the defense is off). */
 raid_status raid_mf_get_defense_summary(const raid_trainer *tr,

@@ -1,6 +1,8 @@
 // test_capi.cpp: the C ABI maps every failure to a status code and message.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -183,6 +185,34 @@ TEST(CApi, EndToEnd) {
     EXPECT_EQ(p.epoch, 2);
     EXPECT_EQ(p.fraction, 1.0);
     EXPECT_GT(p.loss, 0.0);
+
+    // A post-training step replaces the user embeddings: null-align a copy
+    // (classes by user parity) and store it.
+    {
+        const int64_t nu = info.n_users;
+        std::vector<float> copy(raid_mf_user_embeddings(tr), raid_mf_user_embeddings(tr) + nu * o.dim);
+        std::vector<int32_t> cls(static_cast<size_t>(nu));
+        for (int64_t u = 0; u < nu; ++u) cls[u] = static_cast<int32_t>(u % 2);
+        raid_null_align_summary s;
+        EXPECT_EQ(raid_null_align(copy.data(), nu, o.dim, cls.data(), 2, 7, 5, &s, &err),
+                  RAID_INVALID_ARGUMENT);
+        EXPECT_STREQ(err.message, "null alignment: unknown mode 5");
+        EXPECT_EQ(raid_null_align_memory(nu, o.dim, 2, 5), 0.0);
+        EXPECT_GT(raid_null_align_memory(nu, o.dim, 2, RAID_NULL_ALIGN_GAUSSIAN),
+                  raid_null_align_memory(nu, o.dim, 2, RAID_NULL_ALIGN_MEAN));
+        ASSERT_EQ(raid_null_align(copy.data(), nu, o.dim, cls.data(), 2, 7, RAID_NULL_ALIGN_GAUSSIAN, &s,
+                                  &err),
+                  RAID_OK)
+            << err.message;
+        EXPECT_EQ(s.moved_users, nu);
+        EXPECT_GT(s.mean_shift, 0.0);
+        ASSERT_EQ(raid_mf_set_user_embeddings(tr, copy.data(), &err), RAID_OK) << err.message;
+        EXPECT_TRUE(std::equal(copy.begin(), copy.end(), raid_mf_user_embeddings(tr)));
+        copy[3] = std::nanf("");
+        EXPECT_EQ(raid_mf_set_user_embeddings(tr, copy.data(), &err), RAID_INVALID_ARGUMENT);
+        EXPECT_STREQ(err.message, "user embeddings: non-finite value");
+        EXPECT_EQ(raid_mf_set_user_embeddings(tr, nullptr, &err), RAID_INVALID_ARGUMENT);
+    }
 
     raid_eval_result r;
     ASSERT_EQ(raid_evaluate(ds, raid_mf_user_embeddings(tr), raid_mf_item_embeddings(tr), o.dim, 1,

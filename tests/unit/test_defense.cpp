@@ -189,10 +189,44 @@ TEST(DefenseTraining, EtaChangesBetweenSteps) {
     const double w = LogisticBacc(weak, p), s = LogisticBacc(strengthened, p);
     std::printf("[ defense ] logistic BAcc eta 0.05 %.3f, raised to 0.5 at epoch 8 %.3f\n", w, s);
     EXPECT_LT(std::abs(s - 0.5), std::abs(w - 0.5));
-    ExpectInvalid([&] { strengthened.SetDefenseEta(0.0); }, "\"eta\"");
+    ExpectInvalid([&] { strengthened.SetDefenseEta(-1.0); }, "\"eta\"");
     ExpectInvalid([&] { strengthened.SetDefenseEta(2e6); }, "\"eta\"");
     raid::MfTrainer plain(*p.data, o);
     ExpectInvalid([&] { plain.SetDefenseEta(1.0); }, "no defense");
+}
+
+// eta 0 pauses the pull and its recomputations: paused from the start, the
+// defended trainer learns exactly what a trainer without defense learns;
+// resumed in Phase II, it recomputes its targets first and pulls again.
+TEST(DefenseTraining, EtaZeroPausesThePull) {
+    const Planted p = MakePlanted();
+    raid::MfOptions o = SmallMf(1);
+    raid::DefenseOptions d;
+    d.eta = 0.5;
+    raid::MfTrainer plain(*p.data, o), paused(*p.data, o), resumed(*p.data, o);
+    paused.SetDefense(p.cls, 2, d);
+    resumed.SetDefense(p.cls, 2, d);
+    paused.SetDefenseEta(0.0);
+    resumed.SetDefenseEta(0.0);
+    raid::MfProgress pp, pr;
+    while (!plain.Step()) {
+    }
+    while (!paused.Step(&pp)) {
+    }
+    bool resumed_once = false;
+    while (!resumed.Step(&pr)) {
+        if (!resumed_once && pr.epoch >= 8) {
+            resumed.SetDefenseEta(0.5);
+            resumed_once = true;
+        }
+    }
+    ASSERT_TRUE(resumed_once);
+    EXPECT_EQ(paused.defense_summary().recomputations, 0);
+    EXPECT_EQ(paused.user_embeddings(), plain.user_embeddings());
+    EXPECT_GT(resumed.defense_summary().recomputations, 0);
+    const double a = LogisticBacc(paused, p), b = LogisticBacc(resumed, p);
+    std::printf("[ defense ] logistic BAcc paused %.3f, resumed at epoch 8 %.3f\n", a, b);
+    EXPECT_LT(std::abs(b - 0.5), std::abs(a - 0.5));
 }
 
 }  // namespace

@@ -337,6 +337,21 @@ void MfTrainer::SetDefense(const std::vector<int32_t>& user_class, int32_t class
     pull_active_ = false;
 }
 
+// Replaces the user embeddings after training (see mf.h).
+void MfTrainer::SetUserEmbeddings(const float* rows) {
+    if (!done_) throw InvalidArgument("user embeddings can be replaced only after training");
+    if (rows == nullptr) throw InvalidArgument("user embeddings: null table");
+    const int64_t dim = options_.dim;
+    const int64_t count = data_.n_users() * dim;
+    for (int64_t i = 0; i < count; ++i)
+        if (!std::isfinite(rows[i])) throw InvalidArgument("user embeddings: non-finite value");
+    for (int64_t i = 0; i < data_.n_users(); ++i) {
+        std::copy_n(rows + i * dim, dim, user_rows_.data() + i * row_stride_);
+        std::copy_n(rows + i * dim, dim, U_.data() + i * dim);
+    }
+    if (defense_ != nullptr) defense_->Measure(U_.data(), options_.dim, false);
+}
+
 // The defense's summary (all zeros without a defense).
 DefenseSummary MfTrainer::defense_summary() const {
     return defense_ != nullptr ? defense_->summary() : DefenseSummary();
@@ -345,7 +360,9 @@ DefenseSummary MfTrainer::defense_summary() const {
 // Changes the defense's pull strength from the next Step() on.
 void MfTrainer::SetDefenseEta(double eta) {
     if (defense_ == nullptr) throw InvalidArgument("the trainer has no defense");
+    const bool resume = defense_->options().eta == 0.0 && eta > 0.0;
     defense_->SetEta(eta);
+    if (resume && pull_active_) resume_ = true;  // its targets are stale
 }
 
 // s = <u, v> and vv = |v|^2 in one pass.
@@ -453,7 +470,8 @@ void MfTrainer::TrainBlock(int32_t c, int64_t begin, int64_t end, float* gu, Sto
     double loss_sum = block_loss_[c];  // summed in position order: chunking does not matter
     int64_t samples = 0;
     // The defense's pull (mf_defense.h): null outside Phase II.
-    const float* targets = pull_active_ ? defense_->displacements() : nullptr;
+    const float* targets =
+        pull_active_ && defense_->options().eta > 0.0 ? defense_->displacements() : nullptr;
     const int32_t* user_class = targets != nullptr ? defense_->user_class().data() : nullptr;
     const float eta = defense_ != nullptr ? static_cast<float>(defense_->options().eta) : 0.0f;
     // Work of one group: the positive and its negatives, two passes each,
@@ -634,13 +652,18 @@ bool MfTrainer::StepUnguarded(MfProgress* progress) {
     const int64_t n = static_cast<int64_t>(order_.size());
     int64_t end = options_.chunk >= n - cursor_ ? n : cursor_ + options_.chunk;
     if (!recompute_pos_.empty()) {
-        // Recompute at this position if one is due; never run past the next one.
-        if (next_recompute_ < recompute_pos_.size() && recompute_pos_[next_recompute_] == cursor_) {
+        // Recompute at this position if one is due (or the pull resumes from a
+        // pause); never run past the next one.  A paused pull (eta 0) skips
+        // its recomputations.
+        const bool due =
+            next_recompute_ < recompute_pos_.size() && recompute_pos_[next_recompute_] == cursor_;
+        if ((due || resume_) && defense_->options().eta > 0.0) {
             if (!pull_active_) excluded += defense_->Measure(user_rows_.data(), row_stride_, true);
             defense_->Recompute(user_rows_.data(), row_stride_);
             pull_active_ = true;
-            ++next_recompute_;
+            resume_ = false;
         }
+        if (due) ++next_recompute_;
         if (next_recompute_ < recompute_pos_.size())
             end = std::min(end, recompute_pos_[next_recompute_]);
     }

@@ -185,8 +185,9 @@ class MfTrainer {
     // The defense's summary (all zeros without a defense).
     DefenseSummary defense_summary() const;
 
-    // Changes the defense's pull strength from the next Step() on; throws
-    // InvalidArgument without a defense or for eta outside (0, 1e6].
+    // Changes the defense's pull strength from the next Step() on (0 pauses
+    // the pull and its recomputations); throws InvalidArgument without a
+    // defense or for eta outside [0, 1e6].
     void SetDefenseEta(double eta);
 
     // The defense (null when off).
@@ -210,6 +211,13 @@ class MfTrainer {
     // completed epoch (the initial weights before the first).
     const AlignedFloats& user_embeddings() const { return U_; }
     const AlignedFloats& item_embeddings() const { return V_; }
+
+    // Replaces the user embeddings (n_users x dim, row-major) once training
+    // is done, for a post-training step such as the defense's final
+    // alignment; the defense's class distance after training is measured
+    // again.  Throws InvalidArgument before training is done or for a null
+    // or non-finite table.
+    void SetUserEmbeddings(const float* rows);
 
     // Bounds on P, the number of user groups and of item groups (see
     // Parallelism above).
@@ -283,6 +291,7 @@ class MfTrainer {
     std::vector<int64_t> recompute_pos_;
     size_t next_recompute_ = 0;
     bool pull_active_ = false;
+    bool resume_ = false;  // the pull resumes from a pause: recompute first
     double measure_seconds_ = 0.0;  // class-distance time, kept out of the epoch times
     MfSummary summary_;
 };

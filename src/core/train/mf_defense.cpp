@@ -262,10 +262,12 @@ double MfDefense::Measure(const float* user_rows, int64_t stride, bool before) {
 
 // Changes the pull strength for the following steps.
 void MfDefense::SetEta(double eta) {
-    DefenseOptions changed = options_;
-    changed.eta = eta;
-    changed.Validate();
-    options_ = changed;
+    if (eta != 0.0) {
+        DefenseOptions changed = options_;
+        changed.eta = eta;
+        changed.Validate();
+    }
+    options_.eta = eta;
 }
 
 }  // namespace raid

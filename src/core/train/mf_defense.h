@@ -178,7 +178,8 @@ class MfDefense {
     const std::vector<int32_t>& user_class() const { return user_class_; }
 
     // Changes the pull strength for the steps that follow (a leakage target
-    // adapts it between epochs); throws InvalidArgument outside (0, 1e6].
+    // adapts it between epochs; 0 pauses the pull); throws InvalidArgument
+    // outside [0, 1e6].
     void SetEta(double eta);
     const float* displacements() const { return targets_.data(); }
     DefenseSummary& summary() { return summary_; }
