@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Measures leakage and quality, undefended against defended, with
 # scikit-learn's attackers (scripts/attack_eval.py) on MovieLens 100K
-# (gender, age in 7 groups, occupation) and on raid.synthetic data, over
+# (gender, age in 7 groups, occupation, and random labels: a hash of the user
+# id, which the defense must leave at chance) and on raid.synthetic data, over
 # several seeds.  Prints one markdown table row per (data, attribute,
 # defense): NDCG@10 (mean over seeds), its ratio to the undefended model, and
 # per attacker the balanced accuracy's mean distance from chance (two-sided),
@@ -72,11 +73,13 @@ if [ -n "$ML_DIR" ]; then
     if [ -z "$(q "SELECT to_regclass('movielens.ratings')")" ]; then
         "$RAID_ROOT/scripts/load_movielens.sh" "$ML_DIR" >/dev/null
     fi
-    q "CREATE OR REPLACE VIEW public.pe_ml_users AS SELECT user_id, gender, occupation,
+    q "DROP VIEW IF EXISTS public.pe_ml_users" >/dev/null
+    q "CREATE VIEW public.pe_ml_users AS SELECT user_id, gender, occupation,
         CASE WHEN age < 18 THEN 'a<18' WHEN age <= 24 THEN 'b18-24' WHEN age <= 34 THEN 'c25-34'
              WHEN age <= 44 THEN 'd35-44' WHEN age <= 49 THEN 'e45-49' WHEN age <= 55 THEN 'f50-55'
-             ELSE 'g56+' END AS age7 FROM movielens.users" >/dev/null
-    for attr in gender age7 occupation; do
+             ELSE 'g56+' END AS age7,
+        'r' || (hashint4(user_id) & 1) AS random FROM movielens.users" >/dev/null
+    for attr in gender age7 occupation random; do
         row "MovieLens 100K" movielens.ratings pe_ml_users "$attr"
     done
 fi

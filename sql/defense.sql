@@ -17,6 +17,14 @@ SELECT d->'classes' AS classes, d->'class_users' AS class_users, d->'users_witho
        (d->>'spread_after')::float8 > 0.25 * (d->>'spread_before')::float8 AS spread_kept,
        array(SELECT jsonb_object_keys(d) ORDER BY 1) AS keys
 FROM (SELECT metrics->'defense' AS d FROM raid.models WHERE name = 'm_raid') s;
+-- the final step audited three candidates and kept the least leaky
+SELECT d->'final_step'->>'kept' AS kept,
+       array(SELECT jsonb_object_keys(d->'final_step'->'leakage') ORDER BY 1) AS candidates,
+       (d->'final_step'->'leakage'->>(d->'final_step'->>'kept'))::float8 =
+           (SELECT min(v::float8) FROM jsonb_each_text(d->'final_step'->'leakage') x(k, v)) AS least_leaky,
+       (d->'final_step'->'leakage'->>(d->'final_step'->>'kept'))::float8 = (d->>'leakage')::float8 AS audited_as_kept,
+       (d->'final_step'->>'shift')::float8 > 0 AS moved
+FROM (SELECT metrics->'defense' AS d FROM raid.models WHERE name = 'm_raid') s;
 
 -- the same options without the defense, then both audited: the defense removes leakage
 SELECT users FROM raid.train('m_plain', 'syn_inter', attributes => 'syn_users', attribute_col => 'attribute',
@@ -68,10 +76,12 @@ SELECT raid_try($$SELECT raid.train('e', 'syn_inter', attributes => 'syn_users',
 SELECT raid_try($$SELECT raid.train('e', 'syn_inter', options => '{"target": 0.05}')$$);
 SELECT (SELECT count(*) FROM raid.models) = n AS nothing_stored FROM models_before;
 
--- the leakage target: an impossible one is missed with a WARNING, and the
--- model is stored with target_met = false and the leakage reached
+-- the leakage target: an impossible one (the pull short and fixed, no final
+-- step) is missed with a WARNING, and the model is stored with target_met =
+-- false and the leakage reached
 SELECT users FROM raid.train('m_target', 'syn_inter', attributes => 'syn_users', attribute_col => 'attribute',
-    defense => 'raid', options => '{"dim": 8, "epochs": 8, "phase1_epochs": 3, "seed": 5, "threads": 1, "target": 1e-9}');
+    defense => 'raid', options => '{"dim": 8, "epochs": 8, "phase1_epochs": 3, "seed": 5, "threads": 1, "target": 1e-9,
+                                    "adapt": false, "align": false}');
 SELECT metrics->'defense'->'target_met' AS target_met,
        (metrics->'defense'->>'leakage')::float8 > 1e-9 AS leakage_reported,
        (metrics->'defense'->>'leakage')::float8 = abs((metrics->'defense'->>'deviation')::float8) AS two_sided,
@@ -88,19 +98,32 @@ CREATE TABLE noise_users AS SELECT user_id, 'c' || (hashint8(user_id * 7) & 1) A
 SELECT users FROM raid.train('m_met', 'syn_inter', attributes => 'noise_users', attribute_col => 'attribute',
     defense => 'raid', options => '{"dim": 8, "epochs": 4, "phase1_epochs": 2, "seed": 5, "threads": 1, "target": 0.2}');
 SELECT metrics->'defense'->'target_met' AS target_met FROM raid.models WHERE name = 'm_met';
--- adapt: checkpoints in Phase II audit the embeddings and double or halve eta
--- (within [eta / 8, 4 eta] of the 0.25 asked for)
+-- adapt: the end of Phase I is the gate (the pull runs at the eta asked for
+-- only if leakage exceeds the target plus the noise floor, else pauses at 0); later checkpoints
+-- resume a paused pull on leakage, double or halve a running one (within
+-- [eta / 8, 4 eta] of the 0.25 asked for)
 SELECT users FROM raid.train('m_adapt', 'syn_inter', attributes => 'syn_users', attribute_col => 'attribute',
     defense => 'raid', options => '{"dim": 8, "epochs": 10, "phase1_epochs": 2, "seed": 5, "threads": 1, "adapt": true, "checkpoints": 3}');
-SELECT c->>'epoch' AS epoch, (c->>'next_eta')::float8 / (c->>'eta')::float8 AS factor,
-       (c->>'deviation')::float8 > 0.03 AND (c->>'next_eta')::float8 = least(2 * (c->>'eta')::float8, 1.0)
-       OR (c->>'deviation')::float8 < -0.03 AND (c->>'next_eta')::float8 = greatest((c->>'eta')::float8 / 2, 0.25 / 8)
-       OR abs((c->>'deviation')::float8) <= 0.03 AND (c->>'next_eta')::float8 = (c->>'eta')::float8 AS rule_followed
-FROM raid.models, jsonb_array_elements(metrics->'defense'->'checkpoints') c WHERE name = 'm_adapt';
+SELECT c->>'epoch' AS epoch, (c->>'next_eta')::float8 > 0 AS pulling,
+       CASE WHEN (c->>'epoch')::int = 2 OR (c->>'eta')::float8 = 0
+            THEN (c->>'next_eta')::float8 = CASE WHEN (c->>'deviation')::float8 > bar THEN 0.25 ELSE 0 END
+            WHEN (c->>'deviation')::float8 > bar THEN (c->>'next_eta')::float8 = least(2 * (c->>'eta')::float8, 1.0)
+            WHEN (c->>'deviation')::float8 < -bar
+            THEN (c->>'next_eta')::float8 = greatest((c->>'eta')::float8 / 2, 0.25 / 8)
+            ELSE (c->>'next_eta')::float8 = (c->>'eta')::float8 END AS rule_followed
+FROM raid.models, jsonb_array_elements(metrics->'defense'->'checkpoints') c,
+     LATERAL (SELECT 0.03 + (c->>'noise_floor')::float8 AS bar) b
+WHERE name = 'm_adapt';
+-- the gate on a signal-free attribute: the pull never runs
+SELECT users FROM raid.train('m_gate', 'syn_inter', attributes => 'noise_users', attribute_col => 'attribute',
+    defense => 'raid', options => '{"dim": 8, "epochs": 6, "phase1_epochs": 2, "seed": 5, "threads": 1}');
+SELECT (metrics->'defense'->>'eta_final')::float8 AS eta_final, metrics->'defense'->'recomputations' AS recomputations,
+       jsonb_array_length(metrics->'defense'->'checkpoints') AS checkpoints
+FROM raid.models WHERE name = 'm_gate';
 SELECT (metrics->'defense'->>'eta_final')::float8 =
        (SELECT (c->>'next_eta')::float8 FROM jsonb_array_elements(metrics->'defense'->'checkpoints') WITH ORDINALITY a(c, i)
         ORDER BY i DESC LIMIT 1) AS eta_final_is_last,
        options->'eta' AS eta_asked_for
 FROM raid.models WHERE name = 'm_adapt';
-SELECT raid.drop_model(name) FROM unnest(ARRAY['m_target', 'm_notarget', 'm_met', 'm_adapt']) name;
+SELECT raid.drop_model(name) FROM unnest(ARRAY['m_target', 'm_notarget', 'm_met', 'm_adapt', 'm_gate']) name;
 DROP TABLE noise_users;

@@ -67,6 +67,7 @@ static const OptionSpec train_specs[] = {
 	{"target", OPTION_FLOAT, 0, 0.5, false, offsetof(RaidTrainOptions, target), OPTION_GROUP_RAID},
 	{"adapt", OPTION_BOOL, 0, 0, false, offsetof(RaidTrainOptions, adapt), OPTION_GROUP_RAID},
 	{"checkpoints", OPTION_INT32, 1, 100, false, offsetof(RaidTrainOptions, checkpoints), OPTION_GROUP_RAID},
+	{"align", OPTION_BOOL, 0, 0, false, offsetof(RaidTrainOptions, align), OPTION_GROUP_RAID},
 };
 
 /* The attackers by name, in the core's order (that of the results). */
@@ -399,8 +400,9 @@ raid_parse_train_options(Jsonb *options, bool raid_defense, RaidTrainOptions *ou
 	out->replace = false;
 	out->holdout = true;
 	out->target = 0.03;
-	out->adapt = false;
-	out->checkpoints = 3;
+	out->adapt = true;
+	out->checkpoints = 1;
+	out->align = true;
 	out->raid_defense = raid_defense;
 	parse_options(options, train_specs, lengthof(train_specs), out,
 				  "{\"dim\": 64, \"epochs\": 30}", raid_defense);

@@ -158,7 +158,10 @@ typedef struct RaidTrainOptions
 	double		target;			/* leakage target: the strongest internal attacker's
 								 * distance from chance; 0 = no check */
 	bool		adapt;			/* adapt eta at checkpoints of Phase II to meet target */
-	int32		checkpoints;	/* internal audits during Phase II when adapting */
+	int32		checkpoints;	/* internal audits from the end of Phase I on when
+								 * adapting; 1 = the gate only */
+	bool		align;			/* end with the calibrated alignment the internal
+								 * audit finds least leaky (needs target > 0) */
 } RaidTrainOptions;
 
 /*

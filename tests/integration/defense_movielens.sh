@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
-# The RAID defense on MovieLens 100K with default options and seed 42:
+# The RAID defense on MovieLens 100K with default options and seed 42, judged
+# by raid's four attackers (MLP, logistic regression, kNN, QDA):
 # - gender: every attacker's balanced accuracy within chance +- 0.05; the
 #   strongest attacker keeps at most 25% of the undefended model's leakage;
 #   NDCG@10 at least 0.95x the undefended model's;
 # - age in three groups (under 25, 25-34, 35 and over): the same criteria
-#   against chance = 1/3.
-# These are the criteria of 0.1.0's defense, judged by its attackers (MLP and
-# logistic regression).  The kNN and QDA attackers find more: on age groups
-# QDA reaches 0.278 against chance 0.333, below chance, the artifact of
-# aligning the classes' samples too exactly (BENCHMARKS.md, "Leakage with
-# stronger attackers"); the defense's next version is to hold against them.
-ATTACKERS='{"attackers": ["mlp", "logistic"]}'
+#   against chance = 1/3, but NDCG@10 at least 0.90x.  0.1.0's defaults kept
+#   0.955x here and passed with its two attackers, while scikit-learn's QDA
+#   ended 0.056 below chance and the RBF SVM 0.046 above; the calibrated
+#   final step leaves every scikit-learn attacker within 0.028 of chance, at
+#   0.91x (BENCHMARKS.md, "Calibrated alignment").
+ATTACKERS='{"attackers": ["mlp", "logistic", "knn", "qda"]}'
 source "$(dirname "$0")/lib.sh"
 dir=$(raid_data_dir)
 [ -n "$dir" ] || skip "skipped: MovieLens 100K not found (set RAID_DATA_DIR or provide ../shared/data/ml-100k)"
@@ -38,7 +38,8 @@ for attr in gender age_group; do
     raid_leak="(SELECT max(abs(balanced_accuracy - chance)) FROM raid.audits WHERE model = 'raid_$attr')"
     check_true "$attr: every attacker within chance +- 0.05 on the RAID model" "$raid_leak <= 0.05"
     check_true "$attr: at least 75% of the leakage removed" "$raid_leak <= 0.25 * $none_leak"
-    check_true "$attr: NDCG@10 at least 0.95x the undefended model's" \
+    ratio=$([ "$attr" = gender ] && echo 0.95 || echo 0.90)
+    check_true "$attr: NDCG@10 at least ${ratio}x the undefended model's" \
         "(SELECT (metrics->>'ndcg_at_10')::float8 FROM raid.models WHERE name = 'raid_$attr')
-         >= 0.95 * (SELECT (metrics->>'ndcg_at_10')::float8 FROM raid.models WHERE name = 'none')"
+         >= $ratio * (SELECT (metrics->>'ndcg_at_10')::float8 FROM raid.models WHERE name = 'none')"
 done

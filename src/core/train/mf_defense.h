@@ -127,7 +127,7 @@ struct DefenseOptions {
     int32_t m = 64;                // barycenter support size, 2 .. 65536
     int32_t sinkhorn_iters = 200;  // Sinkhorn iteration cap, 1 .. 1,000,000
     double sinkhorn_tol = 1e-3;    // marginal-error tolerance, (0, 1]
-    int32_t sample = 256;          // users per class for the barycenter, 0 = all, else >= 2
+    int32_t sample = 1024;         // users per class for the barycenter, 0 = all, else >= 2
     int32_t barycenter_iters = 1;  // barycenter updates per recomputation, 1 .. 1000
 
     // Throws InvalidArgument naming the first bad field.
