@@ -48,6 +48,12 @@ FROM raid.audits WHERE model = 'm_audit' AND NOT shuffled AND details ? 'noise_f
 SELECT attacker, round(balanced_accuracy::numeric, 3) > 0.6 AS leaks,
        details->'options'->'knn_k' AS k, details->'options'->'qda_reg' AS reg
 FROM raid.audit('m_audit', options => '{"threads": 1, "attackers": ["knn", "qda"], "knn_k": 5, "qda_reg": 0.5}');
+-- the opt-in RBF-kernel attacker and its options; not in the default set
+SELECT attacker, round(balanced_accuracy::numeric, 3) > 0.6 AS leaks,
+       details->'options'->'rbf_features' AS features, details->'options'->'rbf_c' AS c,
+       (details->'fold_iterations'->>0)::int > 0 AS fitted
+FROM raid.audit('m_audit', options => '{"threads": 1, "attackers": ["rbf"], "rbf_features": 256, "rbf_c": 2}');
+SELECT raid_try($$SELECT raid.audit('m_audit', options => '{"rbf_features": 8}')$$);
 
 -- one attacker, other folds, the cross-validation plan kept
 SELECT attacker, folds, jsonb_array_length(details->'plan') AS plan_folds,

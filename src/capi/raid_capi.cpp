@@ -415,7 +415,8 @@ struct raid_audit {
 static_assert(int32_t{RAID_ATTACKER_MLP} == int32_t{raid::kAttackerMlp} &&
                   int32_t{RAID_ATTACKER_LOGISTIC} == int32_t{raid::kAttackerLogistic} &&
                   int32_t{RAID_ATTACKER_KNN} == int32_t{raid::kAttackerKnn} &&
-                  int32_t{RAID_ATTACKER_QDA} == int32_t{raid::kAttackerQda},
+                  int32_t{RAID_ATTACKER_QDA} == int32_t{raid::kAttackerQda} &&
+                  int32_t{RAID_ATTACKER_RBF} == int32_t{raid::kAttackerRbf},
               "raid_attacker_kind must match raid::AttackerKind");
 static_assert(RAID_ATTACKERS_ALL == raid::kAllAttackers, "RAID_ATTACKERS_ALL must match the core");
 static_assert(RAID_MAX_ATTACKERS == sizeof(raid::kAttackerOrder) / sizeof(raid::kAttackerOrder[0]),
@@ -442,6 +443,8 @@ raid::AuditOptions ToCore(const raid_audit_options& o) {
     c.logistic_max_iter = o.logistic_max_iter;
     c.knn_k = o.knn_k;
     c.qda_reg = o.qda_reg;
+    c.rbf_features = o.rbf_features;
+    c.rbf_c = o.rbf_c;
     return c;
 }
 
@@ -502,6 +505,8 @@ void raid_audit_options_default(raid_audit_options* opts) {
     opts->logistic_max_iter = d.logistic_max_iter;
     opts->knn_k = d.knn_k;
     opts->qda_reg = d.qda_reg;
+    opts->rbf_features = d.rbf_features;
+    opts->rbf_c = d.rbf_c;
 }
 
 // Checks every field; the message names the first bad one.

@@ -301,16 +301,18 @@ typedef enum raid_attacker_kind
 	RAID_ATTACKER_MLP = 1,		/* one hidden ReLU layer, Adam, early stopping */
 	RAID_ATTACKER_LOGISTIC = 2, /* multinomial logistic regression, L2 */
 	RAID_ATTACKER_KNN = 4,		/* k nearest neighbours, Euclidean, uniform votes */
-	RAID_ATTACKER_QDA = 8		/* Gaussian classes with their own regularised
+	RAID_ATTACKER_QDA = 8,		/* Gaussian classes with their own regularised
 								 * covariances (quadratic discriminant analysis) */
+	RAID_ATTACKER_RBF = 16		/* RBF-kernel classifier (random Fourier features
+								 * and logistic regression); opt-in */
 } raid_attacker_kind;
 
-/* Every attacker: the default mask. */
+/* The default mask: every attacker but the opt-in RBF one. */
 #define RAID_ATTACKERS_ALL (RAID_ATTACKER_MLP | RAID_ATTACKER_LOGISTIC | \
 							RAID_ATTACKER_KNN | RAID_ATTACKER_QDA)
 
 /* The most results an audit returns (one per attacker). */
-#define RAID_MAX_ATTACKERS 4
+#define RAID_MAX_ATTACKERS 5
 
 #define RAID_MAX_FOLDS 20
 
@@ -319,8 +321,8 @@ typedef struct raid_audit_options
 	int32_t		folds;			/* stratified folds, default 5, 2..RAID_MAX_FOLDS */
 	uint64_t	seed;			/* folds, balancing, initialisation; default 42 */
 	int32_t		threads;		/* OpenMP threads, 0 = default */
-	int32_t		attackers;		/* bit mask of raid_attacker_kind, 1..15, default
-								 * RAID_ATTACKERS_ALL (all four) */
+	int32_t		attackers;		/* bit mask of raid_attacker_kind, 1..31, default
+								 * RAID_ATTACKERS_ALL (all but RBF) */
 	int32_t		balance;		/* 1 (default): downsample each training fold to
 								 * its smallest class; 0: keep it as it is */
 	int32_t		mlp_hidden;		/* hidden units, default 100, 1..4096 */
@@ -339,6 +341,8 @@ typedef struct raid_audit_options
 	double		qda_reg;		/* covariance shrinkage toward the identity (in the
 								 * standardised space) as scikit-learn's reg_param:
 								 * (1 - r) Sigma + r I; default 0.1, 0..1 */
+	int32_t		rbf_features;	/* random Fourier features, default 1024, 16..16384 */
+	double		rbf_c;			/* inverse L2 strength of the RBF attacker, default 1 */
 } raid_audit_options;
 
 void		raid_audit_options_default(raid_audit_options *opts);

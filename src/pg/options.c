@@ -80,6 +80,7 @@ static const struct
 	{RAID_ATTACKER_LOGISTIC, "logistic"},
 	{RAID_ATTACKER_KNN, "knn"},
 	{RAID_ATTACKER_QDA, "qda"},
+	{RAID_ATTACKER_RBF, "rbf"},
 };
 
 static const OptionSpec audit_specs[] = {
@@ -99,6 +100,8 @@ static const OptionSpec audit_specs[] = {
 	{"logistic_max_iter", OPTION_INT32, 1, 100000, false, offsetof(RaidAuditOptions, core.logistic_max_iter), OPTION_GROUP_ALWAYS},
 	{"knn_k", OPTION_INT32, 1, 1000, false, offsetof(RaidAuditOptions, core.knn_k), OPTION_GROUP_ALWAYS},
 	{"qda_reg", OPTION_FLOAT, 0, 1, false, offsetof(RaidAuditOptions, core.qda_reg), OPTION_GROUP_ALWAYS},
+	{"rbf_features", OPTION_INT32, 16, 16384, false, offsetof(RaidAuditOptions, core.rbf_features), OPTION_GROUP_ALWAYS},
+	{"rbf_c", OPTION_FLOAT, 0, 1e6, true, offsetof(RaidAuditOptions, core.rbf_c), OPTION_GROUP_ALWAYS},
 	{"store_folds", OPTION_BOOL, 0, 0, false, offsetof(RaidAuditOptions, store_folds), OPTION_GROUP_ALWAYS},
 	{"null_run", OPTION_BOOL, 0, 0, false, offsetof(RaidAuditOptions, null_run), OPTION_GROUP_ALWAYS},
 };
@@ -377,7 +380,7 @@ raid_attacker_from_name(const char *name)
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("unknown attacker \"%s\"", name),
-			 errhint("Valid attackers are: mlp, logistic, knn, qda.")));
+			 errhint("Valid attackers are: mlp, logistic, knn, qda, rbf.")));
 	return 0;					/* keep the compiler quiet */
 }
 

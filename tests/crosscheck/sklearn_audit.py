@@ -8,7 +8,11 @@ early_stopping=True), LogisticRegression(), KNeighborsClassifier(15) and
 QuadraticDiscriminantAnalysis(reg_param=0.1) on exactly the same folds and
 balanced training sets (standardised on the training fold), and checks that
 raid's balanced accuracy is within TOLERANCE (default 0.03) of scikit-learn's
-for each attacker.  scikit-learn's MLP is averaged over three seeds so that
+for each attacker.  raid's opt-in RBF attacker (random Fourier features, an
+approximation of the kernel) is printed against SVC(gamma="scale") for
+information only: with its default 1024 features it finds less than the
+exact kernel where the signal is in the spread (synthetic covariance data:
+0.74 against 0.85), so a tolerance would not hold.  scikit-learn's MLP is averaged over three seeds so that
 the comparison is not at the mercy of one initialisation.  Connects with the
 usual PG* environment variables.  Exit status 0 when every check holds.
 """
@@ -25,6 +29,7 @@ from sklearn.metrics import balanced_accuracy_score
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.neural_network import MLPClassifier
 from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
 
 warnings.filterwarnings("ignore", category=ConvergenceWarning)
 warnings.filterwarnings("ignore", message="Variables are collinear")
@@ -36,7 +41,8 @@ def main():
     conn = psycopg2.connect("")
     cur = conn.cursor()
     cur.execute("SELECT attacker, balanced_accuracy, details FROM raid.audit(%s, options => %s)",
-                (model, json.dumps({"store_folds": True})))
+                (model, json.dumps({"store_folds": True,
+                                    "attackers": ["mlp", "logistic", "knn", "qda", "rbf"]})))
     raid = {attacker: (bacc, details) for attacker, bacc, details in cur.fetchall()}
     cur.execute("""SELECT attributes_table, attribute_col, user_col FROM raid.models
                    WHERE name = %s AND owner = raid.caller()""", (model,))
@@ -59,11 +65,12 @@ def main():
         "logistic": lambda seed: LogisticRegression(max_iter=1000),
         "knn": lambda seed: KNeighborsClassifier(n_neighbors=15),
         "qda": lambda seed: QuadraticDiscriminantAnalysis(reg_param=0.1),
+        "rbf": lambda seed: SVC(gamma="scale", C=1.0),
     }
-    seeds = {"mlp": [0, 1, 2], "logistic": [0], "knn": [0], "qda": [0]}
+    seeds = {"mlp": [0, 1, 2], "logistic": [0], "knn": [0], "qda": [0], "rbf": [0]}
     failed = 0
     print(f"{'attacker':10} {'raid BAcc':>10} {'sklearn BAcc':>13} {'diff':>7}")
-    for attacker in ("mlp", "logistic", "knn", "qda"):
+    for attacker in ("mlp", "logistic", "knn", "qda", "rbf"):
         per_seed = []
         for seed in seeds[attacker]:
             scores = []
@@ -77,8 +84,10 @@ def main():
         ours = raid[attacker][0]
         theirs = float(np.mean(per_seed))
         ok = abs(ours - theirs) <= tolerance
-        failed += not ok
-        print(f"{attacker:10} {ours:10.4f} {theirs:13.4f} {ours - theirs:+7.4f} {'ok' if ok else 'FAIL'}")
+        informational = attacker == "rbf"
+        failed += not ok and not informational
+        verdict = "info" if informational else "ok" if ok else "FAIL"
+        print(f"{attacker:10} {ours:10.4f} {theirs:13.4f} {ours - theirs:+7.4f} {verdict}")
     print(f"users {len(rows)}, classes {labels}, folds {len(plan)}, tolerance {tolerance}")
     sys.exit(1 if failed else 0)
 

@@ -19,6 +19,7 @@
 #include "core/attack/audit.h"
 #include "core/attack/knn.h"
 #include "core/attack/qda.h"
+#include "core/attack/rbf.h"
 #include "core/common.h"
 #include "core/eval/classification.h"
 
@@ -400,6 +401,70 @@ TEST(AttackLeakage, XorClustersAreFoundByKnn) {
     EXPECT_GT(r[1].balanced_accuracy, 0.9);
     EXPECT_GT(r[1].auc, 0.95);
     for (const raid::FoldResult& f : r[1].fold) EXPECT_EQ(f.iterations, 0);
+}
+
+/* ------------------------------------------------------ the RBF attacker */
+
+// A ring around a disc (radius 1 vs 2.5, noise 0.3): equal means, no linear
+// separation; the RBF kernel separates it almost perfectly, and so does
+// kNN, while logistic regression stays at chance.
+TEST(AttackLeakage, RingAroundADiscIsFoundByTheRbfAttacker) {
+    Users u;
+    u.n = 2000;
+    u.dim = 2;
+    raid::Rng rng(31);
+    for (int64_t i = 0; i < u.n; ++i) {
+        const int32_t c = static_cast<int32_t>(i % 2);
+        const double angle = 2.0 * kPi * rng.Uniform();
+        const double radius = (c ? 2.5 : 1.0) + 0.3 * rng.Normal();
+        u.ids.push_back(i + 1);
+        u.labels.push_back(c);
+        u.x.push_back(static_cast<float>(radius * std::cos(angle)));
+        u.x.push_back(static_cast<float>(radius * std::sin(angle)));
+    }
+    const auto r = Audit(u, raid::kAttackerLogistic | raid::kAttackerRbf);
+    ASSERT_EQ(r.size(), 2u);
+    ASSERT_EQ(r[1].attacker, raid::kAttackerRbf);
+    EXPECT_STREQ(raid::AttackerName(raid::kAttackerRbf), "rbf");
+    EXPECT_LT(r[0].balanced_accuracy, 0.6);
+    EXPECT_GT(r[1].balanced_accuracy, 0.95);
+    EXPECT_GT(r[1].auc, 0.98);
+    for (const raid::FoldResult& f : r[1].fold) EXPECT_GT(f.iterations, 0);
+    // the same seed gives the same features: identical results at 1 thread
+    raid::AuditOptions o;
+    o.threads = 1;
+    o.attackers = raid::kAttackerRbf;
+    raid::Audit again(u.x.data(), u.ids.data(), u.labels.data(), u.n, u.dim, 2, o);
+    again.Run();
+    EXPECT_EQ(again.Results()[0].balanced_accuracy, r[1].balanced_accuracy);
+}
+
+// gamma follows scikit-learn's "scale": 1 / (d * variance of every entry).
+TEST(Rbf, GammaIsScikitLearnsScale) {
+    raid::RowMatrixF x(4, 2);
+    x << 0, 0, 2, 0, 0, 2, 2, 2;  // entries 0,0,2,0,0,2,2,2: mean 1, variance 1
+    const int32_t labels[4] = {0, 1, 0, 1};
+    raid::RbfClassifier rbf;
+    raid::RbfOptions o;
+    o.features = 64;
+    rbf.Fit(x, labels, 2, o, 5);
+    EXPECT_DOUBLE_EQ(rbf.gamma(), 0.5);
+    const raid::RowMatrixD p = rbf.PredictProba(x);
+    ASSERT_EQ(p.rows(), 4);
+    for (int r = 0; r < 4; ++r) EXPECT_NEAR(p.row(r).sum(), 1.0, 1e-9);
+    o.features = 8;
+    EXPECT_THROW(rbf.Fit(x, labels, 2, o, 5), raid::InvalidArgument);
+    raid::AuditOptions a;
+    a.rbf_features = 20000;
+    EXPECT_THROW(a.Validate(), raid::InvalidArgument);
+    a.rbf_features = 1024;
+    a.rbf_c = 0.0;
+    EXPECT_THROW(a.Validate(), raid::InvalidArgument);
+    a.rbf_c = 1.0;
+    a.attackers = raid::kEveryAttacker;
+    EXPECT_NO_THROW(a.Validate());
+    a.attackers = 32;
+    EXPECT_THROW(a.Validate(), raid::InvalidArgument);
 }
 
 /* ------------------------------------------------ the audit via the C ABI */

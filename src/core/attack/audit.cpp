@@ -47,7 +47,7 @@ double SecondsSince(std::chrono::steady_clock::time_point t0) {
 void AuditOptions::Validate() const {
     CheckRange("folds", folds, 2, kMaxAuditFolds);
     CheckRange("threads", threads, 0, 1024);
-    CheckRange("attackers", attackers, 1, kAllAttackers);
+    CheckRange("attackers", attackers, 1, kEveryAttacker);
     CheckRange("balance", balance, 0, 1);
     CheckRange("mlp_hidden", mlp_hidden, 1, 4096);
     CheckRange("mlp_max_epochs", mlp_max_epochs, 1, 100000);
@@ -60,6 +60,8 @@ void AuditOptions::Validate() const {
     CheckRange("logistic_max_iter", logistic_max_iter, 1, 100000);
     CheckRange("knn_k", knn_k, 1, 1000);
     CheckBetween("qda_reg", qda_reg, 0.0, 1.0);
+    CheckRange("rbf_features", rbf_features, 16, 16384);
+    CheckPositiveAtMost("rbf_c", rbf_c, 1e6);
 }
 
 // The MLP's hyperparameters.
@@ -97,6 +99,15 @@ QdaOptions AuditOptions::Qda() const {
     return o;
 }
 
+// The RBF attacker's hyperparameters (its L-BFGS cap is logistic regression's).
+RbfOptions AuditOptions::Rbf() const {
+    RbfOptions o;
+    o.features = rbf_features;
+    o.c = rbf_c;
+    o.max_iter = logistic_max_iter;
+    return o;
+}
+
 // Name of an attacker.
 const char* AttackerName(int32_t attacker) {
     switch (attacker) {
@@ -108,6 +119,8 @@ const char* AttackerName(int32_t attacker) {
             return "knn";
         case kAttackerQda:
             return "qda";
+        case kAttackerRbf:
+            return "rbf";
         default:
             return "unknown";
     }
@@ -132,6 +145,8 @@ double AuditTaskBytes(int64_t n, int32_t dim, int32_t classes, const AuditOption
         attacker = std::max(attacker, KnnPredictBytes(n, n_test, dim, classes));
     if ((o.attackers & kAttackerQda) != 0)
         attacker = std::max(attacker, QdaFitBytes(n, n_test, dim, classes));
+    if ((o.attackers & kAttackerRbf) != 0)
+        attacker = std::max(attacker, RbfFitBytes(n, n_test, dim, classes, o.Rbf()));
     return 4.0 * dn * dim + 16.0 * dn + 8.0 * dn * classes + attacker;
 }
 
@@ -212,6 +227,11 @@ FoldResult Audit::RunTask(const Task& task) const {
         knn.Fit(x_train, y_train.data(), classes_, options_.Knn());
         proba = knn.PredictProba(x_test);
         out.iterations = 0;  // nothing iterative (audit.h)
+    } else if (task.attacker == kAttackerRbf) {
+        RbfClassifier rbf;
+        rbf.Fit(x_train, y_train.data(), classes_, options_.Rbf(), key);
+        proba = rbf.PredictProba(x_test);
+        out.iterations = rbf.summary().iterations;
     } else {
         raid::Qda qda;
         qda.Fit(x_train, y_train.data(), classes_, options_.Qda());

@@ -7,14 +7,17 @@
 //              neighbours (knn.h) and quadratic discriminant analysis
 //              (qda.h); kNN finds nonlinear leakage and QDA second-order
 //              leakage (classes whose covariances differ even where their
-//              means agree), which the linear model cannot see
+//              means agree), which the linear model cannot see; the
+//              RBF-kernel classifier (rbf.h) is opt-in, not in the default
+//              set (kAllAttackers)
 //   plan       the folds and (balanced) training sets, crossval.h
 //   task       one (attacker, fold) pair: standardise the fold (crossval.h),
 //              train the attacker on its training users, score its test
 //              users, compute macro-F1, BAcc and AUC (classification.h).
 //              Tasks are ordered MLP folds 0..k-1, then logistic, kNN and
-//              QDA folds 0..k-1 (kAttackerOrder); task (a, f) is seeded by
-//              Key(seed, kTagAttack, a, f) (kNN and QDA draw nothing random)
+//              QDA (and RBF) folds 0..k-1 (kAttackerOrder); task (a, f) is
+//              seeded by Key(seed, kTagAttack, a, f) (kNN and QDA draw
+//              nothing random)
 //              and runs single-threaded, so results do not depend on the
 //              thread count or on the input row order
 //   step       Step() runs the next min(threads, remaining) tasks in one
@@ -25,7 +28,8 @@
 //              `seconds`, the sum of the wall times of its tasks (CPU-like
 //              time: with several threads the elapsed time is shorter)
 //   iterations per fold: MLP epochs, L-BFGS iterations of logistic
-//              regression, 0 for kNN and QDA (closed-form fits)
+//              regression and of the RBF attacker, 0 for kNN and QDA
+//              (closed-form fits)
 //
 // Limits: n * dim <= kMaxAuditValues.
 //
@@ -35,8 +39,8 @@
 //   per task  AuditTaskBytes: the fold's standardised copy (4 n dim), labels
 //             and ids (16 n), predictions (8 n classes), plus the largest of
 //             MlpFitBytes (mlp.h), LogisticFitBytes (logistic.h),
-//             KnnPredictBytes (knn.h) and QdaFitBytes (qda.h) of the
-//             attackers in use
+//             KnnPredictBytes (knn.h), QdaFitBytes (qda.h) and RbfFitBytes
+//             (rbf.h) of the attackers in use
 // The audit runs t tasks at once, t = the largest thread count (at most
 // `threads`) with base + t * per task within the budget; if even one task
 // does not fit, the audit is refused.
@@ -58,6 +62,7 @@
 #include "knn.h"
 #include "logistic.h"
 #include "mlp.h"
+#include "rbf.h"
 #include "qda.h"
 
 namespace raid {
@@ -68,11 +73,15 @@ enum AttackerKind : int32_t {
     kAttackerLogistic = 2,
     kAttackerKnn = 4,
     kAttackerQda = 8,
+    kAttackerRbf = 16,
 };
 
 // Every attacker, in the order of the tasks and of Results().
-constexpr int32_t kAttackerOrder[] = {kAttackerMlp, kAttackerLogistic, kAttackerKnn, kAttackerQda};
+constexpr int32_t kAttackerOrder[] = {kAttackerMlp, kAttackerLogistic, kAttackerKnn, kAttackerQda,
+                                      kAttackerRbf};
+// The default set (the RBF attacker is opt-in) and every attacker.
 constexpr int32_t kAllAttackers = kAttackerMlp | kAttackerLogistic | kAttackerKnn | kAttackerQda;
+constexpr int32_t kEveryAttacker = kAllAttackers | kAttackerRbf;
 
 constexpr int32_t kMaxAuditFolds = 20;
 constexpr int64_t kMaxAuditValues = int64_t{1} << 27;  // n * dim (512 MiB of floats)
@@ -91,7 +100,7 @@ struct AuditOptions {
     int32_t folds = 5;  // 2 .. 20
     uint64_t seed = 42;
     int32_t threads = 0;                // 0 = OpenMP's default, 0 .. 1024
-    int32_t attackers = kAllAttackers;  // 1 .. 15
+    int32_t attackers = kAllAttackers;  // 1 .. 31
     int32_t balance = 1;                // 0 or 1
     int32_t mlp_hidden = 100;           // 1 .. 4096
     int32_t mlp_max_epochs = 200;       // 1 .. 100000
@@ -104,6 +113,8 @@ struct AuditOptions {
     int32_t logistic_max_iter = 200;    // 1 .. 100000
     int32_t knn_k = 15;                 // 1 .. 1000
     double qda_reg = 0.1;               // [0, 1]
+    int32_t rbf_features = 1024;        // 16 .. 16384
+    double rbf_c = 1.0;                 // (0, 1e6]
 
     // Throws InvalidArgument naming the first bad field, e.g.
     // option "folds" must be between 2 and 20, got 1
@@ -113,6 +124,7 @@ struct AuditOptions {
     LogisticOptions Logistic() const;
     KnnOptions Knn() const;
     QdaOptions Qda() const;
+    RbfOptions Rbf() const;
 };
 
 // Figures of one (attacker, fold) task.
