@@ -125,5 +125,14 @@ SELECT (metrics->'defense'->>'eta_final')::float8 =
         ORDER BY i DESC LIMIT 1) AS eta_final_is_last,
        options->'eta' AS eta_asked_for
 FROM raid.models WHERE name = 'm_adapt';
-SELECT raid.drop_model(name) FROM unnest(ARRAY['m_target', 'm_notarget', 'm_met', 'm_adapt', 'm_gate']) name;
+-- the internal audits' attackers can be chosen (here only the RBF one)
+SELECT users FROM raid.train('m_rbf', 'syn_inter', attributes => 'syn_users', attribute_col => 'attribute',
+    defense => 'raid', options => '{"dim": 8, "epochs": 6, "phase1_epochs": 2, "seed": 5, "threads": 1,
+                                    "target": 0.5, "target_attackers": ["rbf"]}');
+SELECT metrics->'defense'->>'strongest_attacker' AS attacker, options->'target_attackers' AS target_attackers,
+       metrics->'defense'->'checkpoints'->0->>'attacker' AS gate_attacker
+FROM raid.models WHERE name = 'm_rbf';
+SELECT raid_try($$SELECT raid.train('e', 'syn_inter', attributes => 'syn_users', attribute_col => 'attribute', defense => 'raid', options => '{"target_attackers": ["svm"]}')$$);
+SELECT raid_try($$SELECT raid.train('e', 'syn_inter', attributes => 'syn_users', attribute_col => 'attribute', defense => 'raid', options => '{"target_attackers": []}')$$);
+SELECT raid.drop_model(name) FROM unnest(ARRAY['m_target', 'm_notarget', 'm_met', 'm_adapt', 'm_gate', 'm_rbf']) name;
 DROP TABLE noise_users;

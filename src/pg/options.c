@@ -68,6 +68,7 @@ static const OptionSpec train_specs[] = {
 	{"adapt", OPTION_BOOL, 0, 0, false, offsetof(RaidTrainOptions, adapt), OPTION_GROUP_RAID},
 	{"checkpoints", OPTION_INT32, 1, 100, false, offsetof(RaidTrainOptions, checkpoints), OPTION_GROUP_RAID},
 	{"align", OPTION_BOOL, 0, 0, false, offsetof(RaidTrainOptions, align), OPTION_GROUP_RAID},
+	{"target_attackers", OPTION_ATTACKERS, 0, 0, false, offsetof(RaidTrainOptions, target_attackers), OPTION_GROUP_RAID},
 };
 
 /* The attackers by name, in the core's order (that of the results). */
@@ -406,6 +407,7 @@ raid_parse_train_options(Jsonb *options, bool raid_defense, RaidTrainOptions *ou
 	out->adapt = true;
 	out->checkpoints = 1;
 	out->align = true;
+	out->target_attackers = RAID_ATTACKER_LOGISTIC | RAID_ATTACKER_KNN | RAID_ATTACKER_QDA;
 	out->raid_defense = raid_defense;
 	parse_options(options, train_specs, lengthof(train_specs), out,
 				  "{\"dim\": 64, \"epochs\": 30}", raid_defense);

@@ -162,6 +162,7 @@ typedef struct RaidTrainOptions
 								 * adapting; 1 = the gate only */
 	bool		align;			/* end with the calibrated alignment the internal
 								 * audit finds least leaky (needs target > 0) */
+	int32		target_attackers;	/* the internal audits' attackers (mask) */
 } RaidTrainOptions;
 
 /*

@@ -339,8 +339,6 @@ load_user_classes(const TrainArgs *a, const raid_dataset *ds, int64 n_users, Use
  * The leakage target: internal audits of the trained users
  * ------------------------------------------------------------------------ */
 
-/* Attackers of the internal audits: the fast ones of raid's audit. */
-#define INTERNAL_ATTACKERS (RAID_ATTACKER_LOGISTIC | RAID_ATTACKER_KNN | RAID_ATTACKER_QDA)
 /* Users audited at a checkpoint and at the end (every k-th labelled user beyond these). */
 #define CHECKPOINT_USERS 3000
 #define FINAL_USERS 10000
@@ -358,7 +356,7 @@ typedef struct Leakage
 /* Runs one core audit of X (n x dim) with these labels; fills the strongest attacker. */
 static void
 audit_leakage(const float *X, const int64 *ids, const int32 *labels, int64 n, int dim,
-			  int classes, int folds, uint64 seed, int threads, Leakage *out)
+			  int classes, int folds, uint64 seed, int threads, int32 attackers, Leakage *out)
 {
 	raid_audit_options ao;
 	raid_attack_result results[RAID_MAX_ATTACKERS];
@@ -369,7 +367,7 @@ audit_leakage(const float *X, const int64 *ids, const int32 *labels, int64 n, in
 	double		fraction;
 
 	raid_audit_options_default(&ao);
-	ao.attackers = INTERNAL_ATTACKERS;
+	ao.attackers = attackers;
 	ao.folds = folds;
 	ao.seed = seed;
 	ao.threads = threads;
@@ -449,7 +447,8 @@ internal_leakage(const float *U, const int64 *user_ids, const UserClasses *uc, i
 	folds = (int) Min(5, smallest);
 	if (folds < 2)
 		return out;				/* a class too small to cross-validate */
-	audit_leakage(X, ids, labels, n, dim, uc->n_classes, folds, o->mf.seed, o->mf.threads, &out);
+	audit_leakage(X, ids, labels, n, dim, uc->n_classes, folds, o->mf.seed, o->mf.threads,
+				  o->target_attackers, &out);
 	if (null_run)
 	{
 		Leakage		floor = {false, 0, 0, 0, -1};
@@ -464,7 +463,8 @@ internal_leakage(const float *U, const int64 *user_ids, const UserClasses *uc, i
 			labels[i] = labels[j];
 			labels[j] = t;
 		}
-		audit_leakage(X, ids, labels, n, dim, uc->n_classes, folds, o->mf.seed, o->mf.threads, &floor);
+		audit_leakage(X, ids, labels, n, dim, uc->n_classes, folds, o->mf.seed, o->mf.threads,
+					  o->target_attackers, &floor);
 		out.noise_floor = floor.leakage;
 	}
 	pfree(X);
