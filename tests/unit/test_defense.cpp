@@ -126,16 +126,7 @@ TEST(DefenseTraining, NoPhaseTwoWhenPhaseOneCoversTraining) {
     EXPECT_EQ(tr.defense_summary().recomputations, 0);
 }
 
-// Expects InvalidArgument mentioning `needle`.
-template <typename F>
-void ExpectInvalid(F&& f, const std::string& needle) {
-    try {
-        f();
-        ADD_FAILURE() << "no exception, expected one mentioning " << needle;
-    } catch (const raid::InvalidArgument& e) {
-        EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-    }
-}
+using raid_test::ExpectInvalid;
 
 TEST(DefenseTraining, ErrorCases) {
     const Planted p = MakePlanted();

@@ -3,12 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <functional>
 #include <string>
 #include <vector>
 
 #include "core/common.h"
 #include "core/ot/null_align.h"
+#include "test_util.h"
 
 namespace {
 
@@ -165,14 +165,7 @@ TEST(NullAlign, SmallClassesStayFinite) {
     for (float v : x) EXPECT_TRUE(std::isfinite(v));
 }
 
-void ExpectInvalid(const std::function<void()>& f, const std::string& part) {
-    try {
-        f();
-        ADD_FAILURE() << "expected InvalidArgument mentioning " << part;
-    } catch (const raid::InvalidArgument& e) {
-        EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << e.what();
-    }
-}
+using raid_test::ExpectInvalid;
 
 TEST(NullAlign, BadInputsAreInvalid) {
     std::vector<float> x(8, 1.0f);

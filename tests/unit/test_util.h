@@ -2,11 +2,15 @@
 #ifndef RAID_TESTS_UNIT_TEST_UTIL_H
 #define RAID_TESTS_UNIT_TEST_UTIL_H
 
+#include <gtest/gtest.h>
+
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <utility>
 #include <vector>
 
+#include "core/common.h"
 #include "core/data/dataset.h"
 #include "core/data/synthetic.h"
 
@@ -45,6 +49,17 @@ inline raid::SyntheticData SmallSynthetic(int64_t users, int64_t items, int32_t 
     o.seed = seed;
     o.threads = threads;
     return raid::GenerateSynthetic(o);
+}
+
+// Expects f() to throw InvalidArgument with a message that contains needle.
+template <typename F>
+void ExpectInvalid(F&& f, const std::string& needle) {
+    try {
+        f();
+        ADD_FAILURE() << "no exception, expected one mentioning " << needle;
+    } catch (const raid::InvalidArgument& e) {
+        EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    }
 }
 
 }  // namespace raid_test
