@@ -1,6 +1,7 @@
 // rbf.cpp: see rbf.h.
 #include "rbf.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "../common.h"
@@ -8,7 +9,10 @@
 namespace raid {
 namespace {
 
-constexpr int64_t kRowsPerPoll = 4096;
+// rows per interrupt check: about 2^28 multiply-adds of x W (4096 rows at d 64, D 1024)
+int64_t RowsPerPoll(int64_t d, int64_t features) {
+    return std::max<int64_t>(1, (int64_t{1} << 28) / std::max<int64_t>(d * features, 1));
+}
 constexpr double kTwoPi = 6.283185307179586;
 
 }  // namespace
@@ -24,7 +28,7 @@ void RbfClassifier::Fit(const RowMatrixF& x, const int32_t* labels, int32_t clas
     if (options.features < 16 || options.features > 16384)
         throw InvalidArgument("option \"rbf_features\" must be between 16 and 16384, got " +
                               std::to_string(options.features));
-    const int64_t n = x.rows(), d = x.cols();
+    const int64_t d = x.cols();
     // gamma = 1 / (d var(x)), the variance over every entry (scikit-learn's "scale")
     double sum = 0.0, sq = 0.0;
     for (int64_t i = 0; i < x.size(); ++i) {
@@ -44,7 +48,6 @@ void RbfClassifier::Fit(const RowMatrixF& x, const int32_t* labels, int32_t clas
     LogisticOptions lo;
     lo.c = options.c;
     lo.max_iter = options.max_iter;
-    (void)n;
     logistic_.Fit(Features(x), labels, classes, lo);
 }
 
@@ -52,9 +55,10 @@ RowMatrixF RbfClassifier::Features(const RowMatrixF& x) const {
     const int64_t n = x.rows(), D = w_.cols();
     RowMatrixF z(n, D);
     const float norm = static_cast<float>(std::sqrt(2.0 / static_cast<double>(D)));
-    for (int64_t r = 0; r < n; r += kRowsPerPoll) {
+    const int64_t rows_per_poll = RowsPerPoll(x.cols(), D);
+    for (int64_t r = 0; r < n; r += rows_per_poll) {
         ThrowIfInterrupted("audit");
-        const int64_t m = std::min(kRowsPerPoll, n - r);
+        const int64_t m = std::min(rows_per_poll, n - r);
         z.middleRows(r, m).noalias() = x.middleRows(r, m) * w_;
         for (int64_t i = r; i < r + m; ++i)
             for (int64_t j = 0; j < D; ++j) z(i, j) = norm * std::cos(z(i, j) + b_(j));

@@ -14,6 +14,7 @@ namespace {
 
 constexpr uint64_t kTagNullGroups = 0x6e756c6cULL;
 constexpr int64_t kBlock = 1024;  // rows per GEMM block (and per interrupt check)
+constexpr size_t kMovePoll = 256;  // users moved per interrupt check (d^2 each, kGaussian)
 
 using MatrixD = Eigen::MatrixXd;
 using VectorD = Eigen::VectorXd;
@@ -147,7 +148,9 @@ NullAlignSummary NullAlign(float* rows, int64_t stride, int64_t n, int32_t dim,
                 (ScatterOf(group[c], rows, stride, dim, user_class, class_mean, group_center, &block) + k * w) /
                 (nc + k);
             MatrixD a_root, a_inv_root, middle_root;
+            ThrowIfInterrupted("null alignment");  // each d x d eigenproblem: up to ~1 s at d 1024
             SqrtAndInverse(a, &a_root, &a_inv_root);
+            ThrowIfInterrupted("null alignment");
             const MatrixD middle = a_root * b * a_root;
             SqrtAndInverse(0.5 * (middle + middle.transpose()), &middle_root, nullptr);
             map[c] = a_inv_root * middle_root * a_inv_root;
@@ -161,7 +164,7 @@ NullAlignSummary NullAlign(float* rows, int64_t stride, int64_t n, int32_t dim,
     double moved2 = 0.0;
     VectorD r(dim), y(dim);
     for (size_t i = 0; i < labelled.size(); ++i) {
-        if (i % kBlock == 0) ThrowIfInterrupted("null alignment");
+        if (i % kMovePoll == 0) ThrowIfInterrupted("null alignment");
         const int32_t u = labelled[i];
         const int32_t c = user_class[u];
         float* x = rows + static_cast<int64_t>(u) * stride;
