@@ -78,7 +78,7 @@ if [ -n "$ML_DIR" ]; then
         CASE WHEN age < 18 THEN 'a<18' WHEN age <= 24 THEN 'b18-24' WHEN age <= 34 THEN 'c25-34'
              WHEN age <= 44 THEN 'd35-44' WHEN age <= 49 THEN 'e45-49' WHEN age <= 55 THEN 'f50-55'
              ELSE 'g56+' END AS age7,
-        'r' || (hashint4(user_id) & 1) AS random FROM movielens.users" >/dev/null
+        'r' || (pg_catalog.hashint4(user_id) & 1) AS random FROM movielens.users" >/dev/null
     for attr in gender age7 occupation random; do
         row "MovieLens 100K" movielens.ratings pe_ml_users "$attr"
     done
