@@ -419,6 +419,8 @@ static_assert(int32_t{RAID_ATTACKER_MLP} == int32_t{raid::kAttackerMlp} &&
                   int32_t{RAID_ATTACKER_RBF} == int32_t{raid::kAttackerRbf},
               "raid_attacker_kind must match raid::AttackerKind");
 static_assert(RAID_ATTACKERS_ALL == raid::kAllAttackers, "RAID_ATTACKERS_ALL must match the core");
+static_assert(RAID_MAX_ATTRIBUTES == raid::MfTrainer::kMaxAttributes,
+              "RAID_MAX_ATTRIBUTES must match the core");
 static_assert(RAID_MAX_ATTACKERS == sizeof(raid::kAttackerOrder) / sizeof(raid::kAttackerOrder[0]),
               "RAID_MAX_ATTACKERS must count the core's attackers");
 
@@ -630,7 +632,7 @@ raid_status raid_defense_options_validate(const raid_defense_options* opts, raid
     });
 }
 
-// Turns the defense on for a trainer that has not stepped yet.
+// Turns the defense on for one more attribute of a trainer that has not stepped yet.
 raid_status raid_mf_set_defense(raid_trainer* tr, const int32_t* user_class, int32_t classes,
                                 const raid_defense_options* opts, raid_error* err) {
     return Guard(err, [&] {
@@ -645,11 +647,11 @@ raid_status raid_mf_set_defense(raid_trainer* tr, const int32_t* user_class, int
 }
 
 // Changes the defense's pull strength from the next step on.
-raid_status raid_mf_set_defense_eta(raid_trainer* tr, double eta, raid_error* err) {
+raid_status raid_mf_set_defense_eta(raid_trainer* tr, int32_t attribute, double eta, raid_error* err) {
     return Guard(err, [&] {
         Require(tr, "trainer");
         Require(tr->impl.get(), "trainer");
-        tr->impl->SetDefenseEta(eta);
+        tr->impl->SetDefenseEta(eta, attribute);
     });
 }
 
@@ -698,13 +700,15 @@ raid_status raid_null_align(float* rows, int64_t n, int32_t dim, const int32_t* 
 }
 
 // Fills the defense summary (zeros if the defense is off).
-raid_status raid_mf_get_defense_summary(const raid_trainer* tr, raid_defense_summary* out,
-                                        raid_error* err) {
+raid_status raid_mf_get_defense_summary(const raid_trainer* tr, int32_t attribute,
+                                        raid_defense_summary* out, raid_error* err) {
     return Guard(err, [&] {
         Require(tr, "trainer");
         Require(tr->impl.get(), "trainer");
         Require(out, "summary");
-        const raid::DefenseSummary s = tr->impl->defense_summary();
+        if (attribute < 0 || (attribute > 0 && attribute >= tr->impl->defense_count()))
+            throw raid::InvalidArgument("the trainer has no protected attribute " + std::to_string(attribute));
+        const raid::DefenseSummary s = tr->impl->defense_summary(attribute);
         std::memset(out, 0, sizeof(*out));
         out->classes = s.classes;
         out->pulled_users = s.pulled_users;

@@ -468,23 +468,30 @@ typedef struct raid_defense_summary
 } raid_defense_summary;
 
 /*
- * Turns the RAID defense on for a trainer that has not stepped yet.
- * user_class[u] is the class (0..classes-1) of dense user u, or -1 for a user
- * without one (trained but not pulled).  Fewer than 2 classes, or a class with
- * fewer than 2 users, is RAID_INVALID_ARGUMENT naming the class index.  The
- * array is copied.
+ * Turns the RAID defense on for one protected attribute of a trainer that has
+ * not stepped yet; each further call adds one more attribute (index 0, 1, ...
+ * in call order, at most RAID_MAX_ATTRIBUTES), pulled toward its own
+ * barycenter with its own strength.  user_class[u] is the class
+ * (0..classes-1) of dense user u, or -1 for a user without one (trained but
+ * not pulled).  Fewer than 2 classes, or a class with fewer than 2 users, is
+ * RAID_INVALID_ARGUMENT naming the class index, as are options whose
+ * phase1_epochs or xi differ from the first attribute's.  The array is
+ * copied.
  */
+#define RAID_MAX_ATTRIBUTES 8
 raid_status raid_mf_set_defense(raid_trainer *tr, const int32_t *user_class,
 								int32_t classes,
 								const raid_defense_options *opts,
 								raid_error *err);
 
 /*
- * Changes the defense's pull strength (eta) from the next raid_mf_step() on,
- * for example to adapt it between epochs; RAID_INVALID_ARGUMENT without a
- * defense or for eta outside [0, 1e6] (0 pauses the pull).
+ * Changes the pull strength (eta) of an attribute's defense from the next
+ * raid_mf_step() on, for example to adapt it between epochs;
+ * RAID_INVALID_ARGUMENT without that attribute or for eta outside [0, 1e6]
+ * (0 pauses the pull).
  */
-raid_status raid_mf_set_defense_eta(raid_trainer *tr, double eta, raid_error *err);
+raid_status raid_mf_set_defense_eta(raid_trainer *tr, int32_t attribute, double eta,
+									raid_error *err);
 
 /*
  * Replaces a trained model's user embeddings (n_users x dim, row-major,
@@ -518,8 +525,11 @@ raid_status raid_null_align(float *rows, int64_t n, int32_t dim, const int32_t *
 							int32_t n_classes, uint64_t seed, int32_t mode,
 							raid_null_align_summary *out, raid_error *err);
 
-/* Fills the defense summary (zeros if the defense is off). */
-raid_status raid_mf_get_defense_summary(const raid_trainer *tr,
+/*
+ * Fills an attribute's defense summary (zeros if the defense is off;
+ * RAID_INVALID_ARGUMENT for an attribute index the trainer does not have).
+ */
+raid_status raid_mf_get_defense_summary(const raid_trainer *tr, int32_t attribute,
 										raid_defense_summary *out,
 										raid_error *err);
 

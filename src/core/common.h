@@ -153,6 +153,7 @@ enum RandomTag : uint64_t {
     kTagSynAffinity = 0x73616666ULL,
     kTagSynPopularity = 0x73706f70ULL,
     kTagSynGumbel = 0x7367756dULL,
+    kTagAttribute = 0x61747472ULL,  // the defense of a second or later protected attribute
 };
 
 // SplitMix64 finaliser (Steele, Lea & Flood, "Fast splittable pseudorandom

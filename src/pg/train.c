@@ -657,7 +657,7 @@ adapt_at_checkpoint(raid_trainer *tr, const int64 *user_ids, const UserClasses *
 	if (eta != log->eta_final)
 	{
 		raid_error_clear(&err);
-		if (raid_mf_set_defense_eta(tr, eta, &err) != RAID_OK)
+		if (raid_mf_set_defense_eta(tr, 0, eta, &err) != RAID_OK)
 			raid_report_error(&err, "adapting the defense");
 	}
 	if (raid_verbose)
@@ -1098,7 +1098,7 @@ raid_train(PG_FUNCTION_ARGS)
 	{
 		raid_defense_summary ds;
 
-		if (raid_mf_get_defense_summary(h->trainer, &ds, &err) != RAID_OK)
+		if (raid_mf_get_defense_summary(h->trainer, 0, &ds, &err) != RAID_OK)
 			raid_report_error(&err, "reading the defense summary");
 		append_defense_metrics(&metrics, &ds, &classes, &a.opts, &target_log, t.target);
 	}

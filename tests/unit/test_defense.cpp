@@ -1,6 +1,7 @@
 // test_defense.cpp: the RAID defense in the MF trainer, on synthetic data.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <string>
@@ -39,11 +40,11 @@ raid::MfOptions SmallMf(int threads = 0) {
     return o;
 }
 
-double LogisticBacc(const raid::MfTrainer& tr, const Planted& p) {
+double LogisticBacc(const raid::MfTrainer& tr, const Planted& p, const std::vector<int32_t>* cls = nullptr) {
     raid::AuditOptions ao;
     ao.attackers = raid::kAttackerLogistic;
-    raid::Audit audit(tr.user_embeddings().data(), p.data->user_ids().data(), p.cls.data(),
-                      p.data->n_users(), tr.dim(), 2, ao);
+    raid::Audit audit(tr.user_embeddings().data(), p.data->user_ids().data(),
+                      (cls != nullptr ? *cls : p.cls).data(), p.data->n_users(), tr.dim(), 2, ao);
     audit.Run();
     return audit.Results()[0].balanced_accuracy;
 }
@@ -218,6 +219,113 @@ TEST(DefenseTraining, EtaZeroPausesThePull) {
     const double a = LogisticBacc(paused, p), b = LogisticBacc(resumed, p);
     std::printf("[ defense ] logistic BAcc paused %.3f, resumed at epoch 8 %.3f\n", a, b);
     EXPECT_LT(std::abs(b - 0.5), std::abs(a - 0.5));
+}
+
+// Two planted attributes: the same users on two synthetic catalogues of
+// different seeds (items of the second shifted past the first's), each
+// catalogue's taste shaped by its own class.
+struct TwoPlanted {
+    Planted p;               // the union; p.cls is the first attribute
+    std::vector<int32_t> second;
+};
+
+TwoPlanted MakeTwoPlanted() {
+    TwoPlanted t;
+    raid::SyntheticOptions o;
+    o.n_users = 800;
+    o.n_items = 300;
+    o.interactions_per_user = 25;
+    o.signal = 0.3;
+    const raid::SyntheticData a = raid::GenerateSynthetic(o);
+    o.seed = 7;
+    const raid::SyntheticData b = raid::GenerateSynthetic(o);
+    std::vector<std::pair<int64_t, int64_t>> pairs;
+    for (size_t i = 0; i < a.users.size(); ++i) pairs.emplace_back(a.users[i], a.items[i]);
+    for (size_t i = 0; i < b.users.size(); ++i) pairs.emplace_back(b.users[i], b.items[i] + o.n_items);
+    t.p.data = raid_test::MakeDataset(pairs, true);
+    for (int64_t id : t.p.data->user_ids()) {
+        t.p.cls.push_back(a.classes[id - 1]);
+        t.second.push_back(b.classes[id - 1]);
+    }
+    return t;
+}
+
+// Two attributes, each pulled toward its own barycenter: defending both
+// removes the leakage of both, where defending the first alone leaves the
+// second.
+TEST(DefenseTraining, SeveralAttributesAreProtectedTogether) {
+    const TwoPlanted t = MakeTwoPlanted();
+    const Planted& p = t.p;
+    raid::DefenseOptions d;
+    d.eta = 0.1;  // each catalogue's signal is weaker than MakePlanted()'s; 0.25 overshoots below chance
+    raid::MfTrainer one(*p.data, SmallMf()), both(*p.data, SmallMf());
+    one.SetDefense(p.cls, 2, d);
+    both.SetDefense(p.cls, 2, d);
+    both.SetDefense(t.second, 2, d);
+    EXPECT_EQ(both.defense_count(), 2);
+    one.Run();
+    both.Run();
+    const double one_first = LogisticBacc(one, p), one_second = LogisticBacc(one, p, &t.second);
+    const double both_first = LogisticBacc(both, p), both_second = LogisticBacc(both, p, &t.second);
+    std::printf("[ defense ] logistic BAcc first / second attribute: first defended %.3f / %.3f, both %.3f / %.3f\n",
+                one_first, one_second, both_first, both_second);
+    EXPECT_NEAR(one_first, 0.5, 0.07);
+    EXPECT_GT(one_second, 0.65);
+    EXPECT_NEAR(both_first, 0.5, 0.07);
+    EXPECT_NEAR(both_second, 0.5, 0.07);
+    const raid::DefenseSummary s0 = both.defense_summary(0), s1 = both.defense_summary(1);
+    EXPECT_GT(s1.recomputations, 0);
+    EXPECT_EQ(s1.recomputations, s0.recomputations);
+    EXPECT_EQ(s1.phase2_seconds, s0.phase2_seconds);
+    EXPECT_EQ(one.defense(1), nullptr);
+    EXPECT_EQ(one.defense_summary(1).classes, 0);
+}
+
+TEST(DefenseTraining, PausedSecondAttributeEqualsOne) {
+    const Planted p = MakePlanted();
+    raid::MfOptions o = SmallMf(1);
+    o.epochs = 9;
+    raid::DefenseOptions d;
+    d.eta = 0.5;
+    raid::MfTrainer one(*p.data, o), two(*p.data, o);
+    one.SetDefense(p.cls, 2, d);
+    two.SetDefense(p.cls, 2, d);
+    std::vector<int32_t> halves(p.cls.size());
+    for (size_t u = 0; u < halves.size(); ++u) halves[u] = static_cast<int32_t>(u % 2);
+    two.SetDefense(halves, 2, d);
+    two.SetDefenseEta(0.0, 1);
+    one.Run();
+    two.Run();
+    EXPECT_EQ(two.defense_summary(1).recomputations, 0);
+    EXPECT_EQ(two.defense_summary(0).recomputations, one.defense_summary().recomputations);
+    const auto& a = one.user_embeddings();
+    const auto& b = two.user_embeddings();
+    ASSERT_EQ(a.size(), b.size());
+    double diff = 0.0, norm = 0.0;
+    for (size_t i = 0; i < a.size(); ++i) {
+        diff = std::max(diff, static_cast<double>(std::fabs(a[i] - b[i])));
+        norm = std::max(norm, static_cast<double>(std::fabs(a[i])));
+    }
+    EXPECT_LT(diff, 1e-4 * norm);
+}
+
+TEST(DefenseTraining, SeveralAttributesErrorCases) {
+    const Planted p = MakePlanted();
+    raid::MfTrainer tr(*p.data, SmallMf());
+    raid::DefenseOptions d;
+    ExpectInvalid([&] { tr.SetDefenseEta(0.5, 1); }, "no defense");
+    tr.SetDefense(p.cls, 2, d);
+    ExpectInvalid([&] { tr.SetDefenseEta(0.5, 1); }, "no protected attribute 1");
+    raid::DefenseOptions other = d;
+    other.phase1_epochs = d.phase1_epochs + 1;
+    ExpectInvalid([&] { tr.SetDefense(p.cls, 2, other); }, "\"phase1_epochs\"");
+    other = d;
+    other.xi = d.xi + 1;
+    ExpectInvalid([&] { tr.SetDefense(p.cls, 2, other); }, "\"xi\"");
+    EXPECT_EQ(tr.defense_count(), 1);
+    for (int a = 1; a < raid::MfTrainer::kMaxAttributes; ++a) tr.SetDefense(p.cls, 2, d);
+    ExpectInvalid([&] { tr.SetDefense(p.cls, 2, d); }, "at most");
+    EXPECT_EQ(tr.defense_count(), raid::MfTrainer::kMaxAttributes);
 }
 
 }  // namespace

@@ -311,7 +311,7 @@ TEST_F(Guards, DefensePollsEverySinkhornIteration) {
     raid_progress p;
     ASSERT_EQ(raid_mf_step(tr, &p, &done, &err), RAID_OK) << err.message;
     raid_defense_summary s;
-    ASSERT_EQ(raid_mf_get_defense_summary(tr, &s, &err), RAID_OK);
+    ASSERT_EQ(raid_mf_get_defense_summary(tr, 0, &s, &err), RAID_OK);
     ASSERT_GE(s.recomputations, 1);
     EXPECT_GE(s.sinkhorn_iterations, 300);
     EXPECT_GE(polls(), s.sinkhorn_iterations);

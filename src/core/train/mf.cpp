@@ -301,7 +301,7 @@ void MfTrainer::BeginEpoch() {
 
 // True once the defense's Phase II has begun (this epoch is past Phase I).
 bool MfTrainer::InPhase2() const {
-    return defense_ != nullptr && epoch_ >= defense_->options().phase1_epochs;
+    return !defenses_.empty() && epoch_ >= defenses_[0]->options().phase1_epochs;
 }
 
 // Positions of this epoch where the defense recomputes: the start of every
@@ -314,9 +314,10 @@ void MfTrainer::PlanRecomputations() {
     if (!InPhase2()) return;
     const int64_t P = strata_;
     const int64_t n = static_cast<int64_t>(order_.size());
-    const int64_t first = static_cast<int64_t>(epoch_ - defense_->options().phase1_epochs) * P;
+    const DefenseOptions& schedule = defenses_[0]->options();
+    const int64_t first = static_cast<int64_t>(epoch_ - schedule.phase1_epochs) * P;
     for (int64_t k = 0; k < P; ++k) {
-        if ((first + k) % defense_->options().xi != 0) continue;
+        if ((first + k) % schedule.xi != 0) continue;
         const int64_t pos = substep_start_[k];
         if (pos >= n) continue;
         if (recompute_pos_.empty() || recompute_pos_.back() != pos) recompute_pos_.push_back(pos);
@@ -332,9 +333,54 @@ void MfTrainer::SetDefense(const std::vector<int32_t>& user_class, int32_t class
         throw InvalidArgument("\"user_class\" must have one entry per user (" +
                               std::to_string(data_.n_users()) + "), got " +
                               std::to_string(user_class.size()));
-    defense_ = std::make_unique<MfDefense>(user_class, classes, options, options_.dim,
-                                           options_.seed, threads_);
-    pull_active_ = false;
+    const int32_t a = defense_count();
+    if (a == kMaxAttributes)
+        throw InvalidArgument("at most " + std::to_string(kMaxAttributes) + " protected attributes");
+    if (a > 0 && (options.phase1_epochs != defenses_[0]->options().phase1_epochs ||
+                  options.xi != defenses_[0]->options().xi))
+        throw InvalidArgument("every protected attribute's defense must have the same \"phase1_epochs\" and \"xi\"");
+    if (a == 1) {  // the combined pull (see mf.h), checked with the second defense's own memory
+        const double n = static_cast<double>(data_.n_users());
+        CheckMemory(4.0 * n * options_.dim + 4.0 * n, "the combined pull of several attributes");
+    }
+    // each attribute's seed differs, so that their samples do not coincide
+    defenses_.push_back(std::make_unique<MfDefense>(user_class, classes, options, options_.dim,
+                                                    a == 0 ? options_.seed : Key(options_.seed, kTagAttribute, a),
+                                                    threads_));
+    pull_active_.push_back(0);
+    resume_.push_back(0);
+    if (a == 1) {
+        pull_.assign(static_cast<size_t>(data_.n_users()) * options_.dim, 0.0f);
+        has_class_.assign(static_cast<size_t>(data_.n_users()), -1);
+    }
+    if (a >= 1)
+        for (size_t u = 0; u < has_class_.size(); ++u)
+            for (const auto& d : defenses_)
+                if (d->user_class()[u] >= 0) has_class_[u] = 0;
+}
+
+// The combined pull of several attributes (see mf.h): sum_a eta_a D_a over
+// the attributes whose pull runs, in attribute order, users in parallel.
+void MfTrainer::RebuildPull() {
+    if (defenses_.size() < 2) return;
+    const int64_t n = data_.n_users();
+    const int32_t dim = options_.dim;
+    std::fill(pull_.begin(), pull_.end(), 0.0f);
+    for (size_t a = 0; a < defenses_.size(); ++a) {
+        const MfDefense& d = *defenses_[a];
+        if (!pull_active_[a] || d.options().eta <= 0.0) continue;
+        const float eta = static_cast<float>(d.options().eta);
+        const float* D = d.displacements();
+        const int32_t* cls = d.user_class().data();
+        float* P = pull_.data();
+#pragma omp parallel for num_threads(threads_) schedule(static)
+        for (int64_t u = 0; u < n; ++u) {
+            if (cls[u] < 0) continue;
+            const float* du = D + u * dim;
+            float* pu = P + u * dim;
+            for (int32_t k = 0; k < dim; ++k) pu[k] += eta * du[k];
+        }
+    }
 }
 
 // Replaces the user embeddings after training (see mf.h).
@@ -349,20 +395,25 @@ void MfTrainer::SetUserEmbeddings(const float* rows) {
         std::copy_n(rows + i * dim, dim, user_rows_.data() + i * row_stride_);
         std::copy_n(rows + i * dim, dim, U_.data() + i * dim);
     }
-    if (defense_ != nullptr) defense_->Measure(U_.data(), options_.dim, false);
+    for (auto& d : defenses_) d->Measure(U_.data(), options_.dim, false);
 }
 
-// The defense's summary (all zeros without a defense).
-DefenseSummary MfTrainer::defense_summary() const {
-    return defense_ != nullptr ? defense_->summary() : DefenseSummary();
+// Attribute a's defense summary (all zeros without a defense).
+DefenseSummary MfTrainer::defense_summary(int32_t attribute) const {
+    const MfDefense* d = defense(attribute);
+    return d != nullptr ? d->summary() : DefenseSummary();
 }
 
-// Changes the defense's pull strength from the next Step() on.
-void MfTrainer::SetDefenseEta(double eta) {
-    if (defense_ == nullptr) throw InvalidArgument("the trainer has no defense");
-    const bool resume = defense_->options().eta == 0.0 && eta > 0.0;
-    defense_->SetEta(eta);
-    if (resume && pull_active_) resume_ = true;  // its targets are stale
+// Changes attribute a's pull strength from the next Step() on.
+void MfTrainer::SetDefenseEta(double eta, int32_t attribute) {
+    if (defenses_.empty()) throw InvalidArgument("the trainer has no defense");
+    if (attribute < 0 || attribute >= defense_count())
+        throw InvalidArgument("the trainer has no protected attribute " + std::to_string(attribute));
+    MfDefense& d = *defenses_[attribute];
+    const bool resume = d.options().eta == 0.0 && eta > 0.0;
+    d.SetEta(eta);
+    if (resume && pull_active_[attribute]) resume_[attribute] = 1;  // its targets are stale
+    RebuildPull();
 }
 
 // s = <u, v> and vv = |v|^2 in one pass.
@@ -470,10 +521,16 @@ void MfTrainer::TrainBlock(int32_t c, int64_t begin, int64_t end, float* gu, Sto
     double loss_sum = block_loss_[c];  // summed in position order: chunking does not matter
     int64_t samples = 0;
     // The defense's pull (mf_defense.h): null outside Phase II.
+    // One attribute: its displacements, scaled here; several: their sum, scaled.
+    bool pulling = false;
+    for (size_t a = 0; a < defenses_.size(); ++a)
+        pulling = pulling || (pull_active_[a] && defenses_[a]->options().eta > 0.0);
+    const bool single = defenses_.size() == 1;
     const float* targets =
-        pull_active_ && defense_->options().eta > 0.0 ? defense_->displacements() : nullptr;
-    const int32_t* user_class = targets != nullptr ? defense_->user_class().data() : nullptr;
-    const float eta = defense_ != nullptr ? static_cast<float>(defense_->options().eta) : 0.0f;
+        !pulling ? nullptr : single ? defenses_[0]->displacements() : pull_.data();
+    const int32_t* user_class =
+        !pulling ? nullptr : single ? defenses_[0]->user_class().data() : has_class_.data();
+    const float eta = pulling && single ? static_cast<float>(defenses_[0]->options().eta) : 1.0f;
     // Work of one group: the positive and its negatives, two passes each,
     // plus the user's update.
     const int64_t group_work = (2 + 2 * static_cast<int64_t>(negatives)) * dim + 2 * dim;
@@ -593,9 +650,9 @@ void MfTrainer::EndEpoch() {
     summary_.epoch_samples.push_back(samples);
     summary_.epoch_seconds.push_back(epoch_time_);
     summary_.total_seconds += epoch_time_;
-    if (defense_ != nullptr) {
-        DefenseSummary& ds = defense_->summary();
-        const int32_t p1 = defense_->options().phase1_epochs;
+    for (auto& d : defenses_) {
+        DefenseSummary& ds = d->summary();
+        const int32_t p1 = d->options().phase1_epochs;
         double& phase = InPhase2() ? ds.phase2_seconds : ds.phase1_seconds;
         phase += epoch_time_;
         if (InPhase2())
@@ -608,7 +665,7 @@ void MfTrainer::EndEpoch() {
     cursor_ = 0;
     if (epoch_ >= options_.epochs) {
         done_ = true;
-        if (defense_ != nullptr) defense_->Measure(U_.data(), options_.dim, false);
+        for (auto& d : defenses_) d->Measure(U_.data(), options_.dim, false);
     }
 }
 
@@ -657,12 +714,17 @@ bool MfTrainer::StepUnguarded(MfProgress* progress) {
         // its recomputations.
         const bool due =
             next_recompute_ < recompute_pos_.size() && recompute_pos_[next_recompute_] == cursor_;
-        if ((due || resume_) && defense_->options().eta > 0.0) {
-            if (!pull_active_) excluded += defense_->Measure(user_rows_.data(), row_stride_, true);
-            defense_->Recompute(user_rows_.data(), row_stride_);
-            pull_active_ = true;
-            resume_ = false;
+        bool recomputed = false;
+        for (size_t a = 0; a < defenses_.size(); ++a) {
+            MfDefense& d = *defenses_[a];
+            if (!(due || resume_[a]) || d.options().eta <= 0.0) continue;
+            if (!pull_active_[a]) excluded += d.Measure(user_rows_.data(), row_stride_, true);
+            d.Recompute(user_rows_.data(), row_stride_);
+            pull_active_[a] = 1;
+            resume_[a] = 0;
+            recomputed = true;
         }
+        if (recomputed) RebuildPull();
         if (due) ++next_recompute_;
         if (next_recompute_ < recompute_pos_.size())
             end = std::min(end, recompute_pos_[next_recompute_]);

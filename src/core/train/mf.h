@@ -82,12 +82,21 @@
 // SGD with uniform negatives: the spread is mostly the random streams).
 //
 // Defense: SetDefense() before the first Step() turns on the RAID defense
-// (mf_defense.h): from epoch phase1_epochs on, the targets are recomputed at
-// sub-step boundaries every xi sub-steps and the kernel adds the pull
-// eta * (u_i - t_i) to the gradient of each group of a user with a class.
-// Step() never runs a chunk across a recomputation point.  With
-// phase1_epochs >= epochs there is no Phase II: the model is the undefended
-// one (the summary says so: zero recomputations, no Phase II time).
+// (mf_defense.h) for one protected attribute; each further call adds one
+// more attribute (at most kMaxAttributes), with its own classes and its own
+// pull strength.  From epoch phase1_epochs on (taken from the first
+// attribute's options, as are xi and the recomputation schedule), the
+// targets of every attribute whose pull runs are recomputed at sub-step
+// boundaries every xi sub-steps and the kernel adds the pull
+// sum_a eta_a * D_a,i to the gradient of each group of user i (attribute a
+// contributing only if the user has a class of a).  Pulls toward separate
+// barycenters, one per attribute, rather than one pull toward the joint
+// classes: the joint classes of two attributes are many and small, and
+// their barycenter estimates mostly noise (BENCHMARKS.md, "Several
+// attributes").  Step() never runs a chunk across a recomputation point.
+// With phase1_epochs >= epochs there is no Phase II: the model is the
+// undefended one (the summary says so: zero recomputations, no Phase II
+// time).
 //
 // Cancellation: the kernel polls the interrupt check (common.h) every
 // kPollWork multiply-adds of SGD work (a few dozen microseconds), the
@@ -175,23 +184,32 @@ class MfTrainer {
     // if an epoch ends with a non-finite loss or embedding.
     bool Step(MfProgress* progress = nullptr);
 
-    // Turns the RAID defense on (see Defense above): user_class has one entry
-    // per user (-1 = no class).  Throws InvalidArgument after the first Step(),
-    // for a size mismatch, fewer than 2 classes or a class with fewer than 2
-    // users (naming the class), or a bad option (naming it).
+    // Turns the RAID defense on for one more protected attribute (see
+    // Defense above): user_class has one entry per user (-1 = no class).
+    // Throws InvalidArgument after the first Step(), for a size mismatch,
+    // fewer than 2 classes or a class with fewer than 2 users (naming the
+    // class), a bad option (naming it), more than kMaxAttributes attributes,
+    // or options whose schedule (phase1_epochs, xi) differs from the first
+    // attribute's.
     void SetDefense(const std::vector<int32_t>& user_class, int32_t classes,
                     const DefenseOptions& options);
 
-    // The defense's summary (all zeros without a defense).
-    DefenseSummary defense_summary() const;
+    // Attribute a's defense summary (all zeros without a defense); the
+    // Phase I and II times are the trainer's, the same for every attribute.
+    DefenseSummary defense_summary(int32_t attribute = 0) const;
 
-    // Changes the defense's pull strength from the next Step() on (0 pauses
-    // the pull and its recomputations); throws InvalidArgument without a
-    // defense or for eta outside [0, 1e6].
-    void SetDefenseEta(double eta);
+    // Changes attribute a's pull strength from the next Step() on (0 pauses
+    // that pull and its recomputations); throws InvalidArgument without that
+    // attribute or for eta outside [0, 1e6].
+    void SetDefenseEta(double eta, int32_t attribute = 0);
 
-    // The defense (null when off).
-    const MfDefense* defense() const { return defense_.get(); }
+    // Attribute a's defense (null when off); the number of attributes.
+    const MfDefense* defense(int32_t attribute = 0) const {
+        return attribute >= 0 && attribute < defense_count() ? defenses_[attribute].get() : nullptr;
+    }
+    int32_t defense_count() const { return static_cast<int32_t>(defenses_.size()); }
+
+    static constexpr int32_t kMaxAttributes = 8;
 
     // Runs Step() to the end, reporting each epoch and checking cancel between chunks.
     void Run(const MfProgressCallback& on_epoch = nullptr,
@@ -243,6 +261,7 @@ class MfTrainer {
     void FillProgress(MfProgress* progress, bool epoch_finished) const;
     void PlanRecomputations();
     bool InPhase2() const;
+    void RebuildPull();
 
     const Dataset& data_;
     MfOptions options_;
@@ -285,13 +304,21 @@ class MfTrainer {
     bool done_ = false;
     bool cancelled_ = false;  // a Step() was interrupted: the state is unusable
     std::string failure_;     // set once training diverged
-    // The defense (null when off): recomputation positions of this epoch
-    // (ascending, distinct), the next one to run, whether targets exist yet.
-    std::unique_ptr<MfDefense> defense_;
+    // The defenses, one per attribute (empty when off): recomputation
+    // positions of this epoch (ascending, distinct), the next one to run;
+    // per attribute, whether its targets exist yet and whether it resumes
+    // from a pause (recompute first).  With several attributes, pull_ holds
+    // sum_a eta_a D_a (zero rows for users without any class) and has_class_
+    // whether a user has a class of any attribute, rebuilt after every
+    // recomputation or change of strength; with one, the kernel reads the
+    // defense's own displacements.
+    std::vector<std::unique_ptr<MfDefense>> defenses_;
     std::vector<int64_t> recompute_pos_;
     size_t next_recompute_ = 0;
-    bool pull_active_ = false;
-    bool resume_ = false;  // the pull resumes from a pause: recompute first
+    std::vector<char> pull_active_;
+    std::vector<char> resume_;
+    AlignedFloats pull_;
+    std::vector<int32_t> has_class_;
     double measure_seconds_ = 0.0;  // class-distance time, kept out of the epoch times
     MfSummary summary_;
 };
