@@ -64,6 +64,8 @@ def load(cur, model, attributes, attribute):
     attribute = attribute or rec_attribute
     if attributes is None or attribute is None:
         sys.exit(f"model {model!r} was trained without attributes: name them")
+    if "," in attribute:
+        sys.exit(f"model {model!r} protects several attributes ({attribute}): name one with --attribute")
     cur.execute("SELECT pg_catalog.quote_ident(%s), pg_catalog.quote_ident(%s)", (attribute, user_col))
     attr_q, user_q = cur.fetchone()
     cur.execute(f"""SELECT e.embedding, a.{attr_q}::text

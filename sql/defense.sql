@@ -134,5 +134,35 @@ SELECT metrics->'defense'->>'strongest_attacker' AS attacker, options->'target_a
 FROM raid.models WHERE name = 'm_rbf';
 SELECT raid_try($$SELECT raid.train('e', 'syn_inter', attributes => 'syn_users', attribute_col => 'attribute', defense => 'raid', options => '{"target_attackers": ["svm"]}')$$);
 SELECT raid_try($$SELECT raid.train('e', 'syn_inter', attributes => 'syn_users', attribute_col => 'attribute', defense => 'raid', options => '{"target_attackers": []}')$$);
-SELECT raid.drop_model(name) FROM unnest(ARRAY['m_target', 'm_notarget', 'm_met', 'm_adapt', 'm_gate', 'm_rbf']) name;
-DROP TABLE noise_users;
+-- several attributes protected together: one pull per attribute, each
+-- gated and audited on its own (the signal-free one stays paused), the
+-- final step aligns their combinations, raid.audit attacks each
+CREATE TABLE two_users AS SELECT s.user_id, s.attribute, n.attribute AS "Noise Col"
+FROM syn_users s JOIN noise_users n USING (user_id);
+SELECT users FROM raid.train('m_two', 'syn_inter', attributes => 'two_users', attribute_col => ' attribute ,Noise Col',
+    defense => 'raid', options => '{"dim": 8, "epochs": 8, "phase1_epochs": 3, "seed": 5, "threads": 1}');
+SELECT attribute_col, metrics->'defense'->>'attribute' IN ('attribute', 'Noise Col') AS worst_named,
+       (metrics->'defense'->>'target_met')::bool =
+           bool_and((a->>'target_met')::bool) AS met_if_all_met,
+       metrics->'defense'->>'leakage' = max(a->>'leakage') FILTER (WHERE a->>'attribute' = metrics->'defense'->>'attribute')
+           AS worst_reported,
+       metrics->'defense'->'final_step'->'classes' AS step_classes,
+       metrics->'defense' ? 'classes' AS top_level_classes
+FROM raid.models, jsonb_array_elements(metrics->'defense'->'attributes') a
+WHERE name = 'm_two' GROUP BY attribute_col, metrics;
+SELECT a->>'attribute' AS attribute, a->'classes' AS classes, a->'class_users' AS class_users,
+       (a->>'eta_final')::float8 AS eta_final, (a->>'recomputations')::int > 0 AS pulled,
+       (a->>'leakage')::float8 = abs((a->>'deviation')::float8) AS two_sided,
+       (c->>'next_eta')::float8 = (a->>'eta_final')::float8 AS gate_decided
+FROM raid.models, jsonb_array_elements(metrics->'defense'->'attributes') a,
+     jsonb_array_elements(metrics->'defense'->'checkpoints') c
+WHERE name = 'm_two' AND c->>'attribute' = a->>'attribute' ORDER BY 1;
+SELECT attribute, count(*) AS attackers, bool_or(strongest) AS has_strongest
+FROM raid.audit('m_two', options => '{"threads": 1, "attackers": ["logistic", "knn"]}') GROUP BY 1 ORDER BY 1;
+SELECT raid_try($$SELECT raid.train('e', 'syn_inter', attributes => 'two_users', attribute_col => 'attribute,', defense => 'raid')$$);
+SELECT raid_try($$SELECT raid.train('e', 'syn_inter', attributes => 'two_users', attribute_col => 'attribute, attribute', defense => 'raid')$$);
+SELECT raid_try($$SELECT raid.train('e', 'syn_inter', attributes => 'two_users', attribute_col => 'attribute, noise col', defense => 'raid')$$);
+SELECT raid_try($$SELECT raid.train('e', 'syn_inter', attributes => 'two_users', attribute_col => 'attribute,a,b,c,d,e,f,g,h', defense => 'raid')$$);
+SELECT raid_try($$SELECT raid.audit('m_two', 'two_users', 'attribute,,')$$);
+SELECT raid.drop_model(name) FROM unnest(ARRAY['m_target', 'm_notarget', 'm_met', 'm_adapt', 'm_gate', 'm_rbf', 'm_two']) name;
+DROP TABLE noise_users, two_users;

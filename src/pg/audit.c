@@ -485,7 +485,10 @@ attack(const AuditData *d, const int32 *labels, RaidAuditOptions *opts, raid_aud
 	return n_results;
 }
 
-/* Reads, attacks, stores; returns the stored rows as the function's result set. */
+/*
+ * Reads, attacks, stores; adds the stored rows to the function's result set
+ * (InitMaterializedSRF first).
+ */
 static void
 run_audit(FunctionCallInfo fcinfo, const AuditSource *src, RaidAuditOptions *opts)
 {
@@ -510,7 +513,6 @@ run_audit(FunctionCallInfo fcinfo, const AuditSource *src, RaidAuditOptions *opt
 	cb->arg = handle;
 	MemoryContextRegisterResetCallback(keep, cb);
 
-	InitMaterializedSRF(fcinfo, 0);
 	opts->core.threads = raid_effective_threads(opts->core.threads);
 
 	SPI_connect();
@@ -630,6 +632,9 @@ raid_audit_model(PG_FUNCTION_ARGS)
 	char	   *rec_attributes;
 	char	   *rec_attribute_col;
 	char	   *user_col;
+	char	   *list = NULL;
+	char	  **cols;
+	int			n_cols;
 	Oid			attributes;
 
 	raid_require_arg(fcinfo, 0, "model");
@@ -651,30 +656,36 @@ raid_audit_model(PG_FUNCTION_ARGS)
 				 errmsg("model \"%s\" was trained without attributes", model),
 				 errhint("Name them: raid.audit('%s', 'users', 'gender').", model)));
 	if (!PG_ARGISNULL(2))
-		src.attribute_col = pstrdup(NameStr(*PG_GETARG_NAME(2)));
+		list = text_to_cstring(PG_GETARG_TEXT_PP(2));
 	else if (rec_attribute_col && (PG_ARGISNULL(1) || rec_attributes))
-		src.attribute_col = rec_attribute_col;
+		list = rec_attribute_col;
 	else
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("attribute_col is required for model \"%s\"", model)));
 
 	raid_check_integer_column(attributes, user_col);
-	(void) raid_column_type(attributes, src.attribute_col, NULL);
+	n_cols = raid_split_attribute_cols(list, attributes, &cols);
 	src.attributes = raid_qualified_relname(attributes);
-	src.rows_query = psprintf("SELECT e.user_id, e.embedding, a.%s::text "
-							  "FROM raid.user_embeddings e LEFT JOIN %s a ON a.%s = e.user_id "
-							  "WHERE e.model_id = " INT64_FORMAT " ORDER BY e.user_id",
-							  quote_identifier(src.attribute_col), src.attributes,
-							  quote_identifier(user_col), src.model_id);
-	src.missing_query = psprintf("SELECT count(*) FROM %s a WHERE a.%s IS NOT NULL AND NOT EXISTS "
-								 "(SELECT 1 FROM raid.user_embeddings e WHERE e.model_id = " INT64_FORMAT
-								 " AND e.user_id = a.%s)",
-								 src.attributes, quote_identifier(src.attribute_col),
-								 src.model_id, quote_identifier(user_col));
 	src.empty_hint = psprintf("The attributes table is joined on its column \"%s\", the model's user_col.",
 							  user_col);
-	run_audit(fcinfo, &src, &opts);
+	InitMaterializedSRF(fcinfo, 0);
+	/* one audit per attribute, each with its own rows */
+	for (int c = 0; c < n_cols; c++)
+	{
+		src.attribute_col = cols[c];
+		src.rows_query = psprintf("SELECT e.user_id, e.embedding, a.%s::text "
+								  "FROM raid.user_embeddings e LEFT JOIN %s a ON a.%s = e.user_id "
+								  "WHERE e.model_id = " INT64_FORMAT " ORDER BY e.user_id",
+								  quote_identifier(src.attribute_col), src.attributes,
+								  quote_identifier(user_col), src.model_id);
+		src.missing_query = psprintf("SELECT count(*) FROM %s a WHERE a.%s IS NOT NULL AND NOT EXISTS "
+									 "(SELECT 1 FROM raid.user_embeddings e WHERE e.model_id = " INT64_FORMAT
+									 " AND e.user_id = a.%s)",
+									 src.attributes, quote_identifier(src.attribute_col),
+									 src.model_id, quote_identifier(user_col));
+		run_audit(fcinfo, &src, &opts);
+	}
 	return (Datum) 0;
 }
 
@@ -727,6 +738,7 @@ raid_audit_embeddings(PG_FUNCTION_ARGS)
 								 "(SELECT 1 FROM %s e WHERE e.%s = a.%s)",
 								 src.attributes, quote_identifier(src.attribute_col), emb_table,
 								 quote_identifier(id_col), quote_identifier(attr_id_col));
+	InitMaterializedSRF(fcinfo, 0);
 	run_audit(fcinfo, &src, &opts);
 	return (Datum) 0;
 }

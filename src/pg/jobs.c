@@ -606,12 +606,12 @@ static const char *const train_sql =
 "SELECT row_to_json(t)::text FROM raid.job_records j, LATERAL raid.train("
 "j.args->>'model', (j.args->>'interactions')::regclass, (j.args->>'user_col')::name, "
 "(j.args->>'item_col')::name, (j.args->>'attributes')::regclass, "
-"(j.args->>'attribute_col')::name, j.args->>'defense', "
+"(j.args->>'attribute_col')::text, j.args->>'defense', "
 "NULLIF(j.args->'options', 'null'::jsonb)) t WHERE j.job_id = $1";
 
 static const char *const audit_sql =
 "SELECT COALESCE(json_agg(a), '[]')::text FROM raid.job_records j, LATERAL raid.audit("
-"j.args->>'model', (j.args->>'attributes')::regclass, (j.args->>'attribute_col')::name, "
+"j.args->>'model', (j.args->>'attributes')::regclass, (j.args->>'attribute_col')::text, "
 "NULLIF(j.args->'options', 'null'::jsonb)) a WHERE j.job_id = $1";
 
 void

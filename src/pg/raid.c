@@ -3,6 +3,8 @@
  */
 #include "postgres.h"
 
+#include <ctype.h>
+
 #include <limits.h>
 #include <unistd.h>
 
@@ -260,6 +262,50 @@ raid_column_type(Oid relid, const char *colname, AttrNumber *attnum)
 	if (attnum)
 		*attnum = n;
 	return get_atttype(relid, n);
+}
+
+int
+raid_split_attribute_cols(const char *list, Oid relid, char ***cols)
+{
+	char	  **out = palloc(sizeof(char *) * RAID_MAX_ATTRIBUTES);
+	int			n = 0;
+	const char *p = list;
+
+	for (;;)
+	{
+		const char *end = strchr(p, ',');
+		const char *stop = end ? end : p + strlen(p);
+		const char *b = p;
+		const char *e = stop;
+
+		while (b < e && isspace((unsigned char) *b))
+			b++;
+		while (e > b && isspace((unsigned char) e[-1]))
+			e--;
+		if (b == e)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("attribute_col \"%s\" has an empty column name", list),
+					 errhint("Name one column, or several separated by commas: 'gender, age_group'.")));
+		if (n == RAID_MAX_ATTRIBUTES)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("attribute_col names more than %d columns", RAID_MAX_ATTRIBUTES)));
+		out[n] = pnstrdup(b, e - b);
+		for (int i = 0; i < n; i++)
+			if (strcmp(out[i], out[n]) == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("attribute_col names column \"%s\" twice", out[n])));
+		n++;
+		if (end == NULL)
+			break;
+		p = end + 1;
+	}
+	for (int i = 0; i < n; i++)
+		(void) raid_column_type(relid, out[i], NULL);
+	*cols = out;
+	return n;
 }
 
 void

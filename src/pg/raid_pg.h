@@ -85,6 +85,16 @@ extern char *raid_qualified_relname(Oid relid);
  */
 extern Oid	raid_column_type(Oid relid, const char *colname, AttrNumber *attnum);
 
+/*
+ * Splits attribute_col, one column or a comma-separated list of them
+ * ("gender, age_group"), into its column names: spaces around each name are
+ * dropped, the names are otherwise taken exactly (case kept, no quoting), as
+ * a single name always was.  Raises 22023 for an empty name, a name given
+ * twice or more than RAID_MAX_ATTRIBUTES names; checks that each column
+ * exists in relid (42703).  Returns the count.
+ */
+extern int	raid_split_attribute_cols(const char *list, Oid relid, char ***cols);
+
 /* Raises 22004 naming the argument when argument argno is NULL. */
 extern void raid_require_arg(FunctionCallInfo fcinfo, int argno, const char *name);
 

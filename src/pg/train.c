@@ -42,7 +42,9 @@ typedef struct TrainArgs
 	char	   *user_col;
 	char	   *item_col;
 	Oid			attributes;		/* InvalidOid if none */
-	char	   *attribute_col;	/* NULL if none */
+	char	   *attribute_col;	/* NULL if none; normalised: "a, b" */
+	char	  **attribute_cols; /* its columns */
+	int			n_attributes;
 	char	   *defense;
 	bool		raid_defense;	/* defense => 'raid' */
 	RaidTrainOptions opts;
@@ -120,7 +122,7 @@ parse_args(FunctionCallInfo fcinfo, TrainArgs *a)
 	a->user_col = pstrdup(NameStr(*PG_GETARG_NAME(2)));
 	a->item_col = pstrdup(NameStr(*PG_GETARG_NAME(3)));
 	a->attributes = PG_ARGISNULL(4) ? InvalidOid : PG_GETARG_OID(4);
-	a->attribute_col = PG_ARGISNULL(5) ? NULL : pstrdup(NameStr(*PG_GETARG_NAME(5)));
+	a->attribute_col = PG_ARGISNULL(5) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(5));
 	a->defense = text_to_cstring(PG_GETARG_TEXT_PP(6));
 
 	raid_check_model_name(a->model);
@@ -143,9 +145,16 @@ parse_args(FunctionCallInfo fcinfo, TrainArgs *a)
 				 errhint("Name it with attributes => 'users', attribute_col => 'gender'.")));
 	if (OidIsValid(a->attributes))
 	{
+		StringInfoData list;
+
 		check_readable_relation(a->attributes);
 		raid_check_integer_column(a->attributes, a->user_col);
-		(void) raid_column_type(a->attributes, a->attribute_col, NULL);
+		a->n_attributes = raid_split_attribute_cols(a->attribute_col, a->attributes,
+													&a->attribute_cols);
+		initStringInfo(&list);
+		for (int i = 0; i < a->n_attributes; i++)
+			appendStringInfo(&list, "%s%s", i ? ", " : "", a->attribute_cols[i]);
+		a->attribute_col = list.data;
 	}
 
 	raid_parse_train_options(PG_ARGISNULL(7) ? NULL : PG_GETARG_JSONB_P(7), a->raid_defense,
@@ -249,7 +258,8 @@ cmp_labelled(const void *a, const void *b)
  * trained but not pulled; a user with two rows is an error.
  */
 static void
-load_user_classes(const TrainArgs *a, const raid_dataset *ds, int64 n_users, UserClasses *out)
+load_user_classes(const TrainArgs *a, const char *column, const raid_dataset *ds, int64 n_users,
+				  UserClasses *out)
 {
 	const int64 *ids = raid_dataset_user_ids(ds);
 	LabelledUser *lab = palloc_extended(sizeof(LabelledUser) * Max(n_users, 1), MCXT_ALLOC_HUGE);
@@ -258,9 +268,9 @@ load_user_classes(const TrainArgs *a, const raid_dataset *ds, int64 n_users, Use
 	bool		have_prev = false;
 	char	   *q = psprintf("SELECT a.%s::int8, a.%s::text FROM %s a "
 							 "WHERE a.%s IS NOT NULL AND a.%s IS NOT NULL ORDER BY 1",
-							 quote_identifier(a->user_col), quote_identifier(a->attribute_col),
+							 quote_identifier(a->user_col), quote_identifier(column),
 							 raid_qualified_relname(a->attributes),
-							 quote_identifier(a->user_col), quote_identifier(a->attribute_col));
+							 quote_identifier(a->user_col), quote_identifier(column));
 	Portal		portal = SPI_cursor_open_with_args(NULL, q, 0, NULL, NULL, NULL, true,
 												   CURSOR_OPT_NO_SCROLL);
 
@@ -312,7 +322,7 @@ load_user_classes(const TrainArgs *a, const raid_dataset *ds, int64 n_users, Use
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("attribute \"%s\" has more than %d distinct values",
-								a->attribute_col, MAX_CLASSES),
+								column, MAX_CLASSES),
 						 errhint("Bin a numeric attribute into groups, for example with a view.")));
 			out->names[out->n_classes++] = lab[i].label;
 		}
@@ -323,7 +333,7 @@ load_user_classes(const TrainArgs *a, const raid_dataset *ds, int64 n_users, Use
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("defense 'raid' needs at least two classes of \"%s\" among the trained users, found %d",
-						a->attribute_col, out->n_classes),
+						column, out->n_classes),
 				 out->n_classes == 1 ? errdetail("Every one of the " INT64_FORMAT " users with a value has \"%s\".",
 												 n_lab, out->names[0]) : 0));
 	for (int c = 0; c < out->n_classes; c++)
@@ -331,7 +341,7 @@ load_user_classes(const TrainArgs *a, const raid_dataset *ds, int64 n_users, Use
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("class \"%s\" of attribute \"%s\" has " INT64_FORMAT " trained user; defense 'raid' needs at least 2 per class",
-							out->names[c], a->attribute_col, out->counts[c]),
+							out->names[c], column, out->counts[c]),
 					 errhint("Merge small classes, for example with a view.")));
 }
 
@@ -496,22 +506,162 @@ target_met(const RaidTrainOptions *o, const Leakage *l)
 	return l->leakage <= Max(o->target, l->noise_floor);
 }
 
+/* One protected attribute: its classes and what the target did with it. */
+typedef struct Protected
+{
+	const char *column;
+	UserClasses uc;
+	double		eta;			/* the current strength, 0 = paused */
+	Leakage		candidate[3];	/* the final step's audits of this attribute */
+	Leakage		final;
+} Protected;
+
 /* What the target did during training, for the metrics. */
 typedef struct TargetLog
 {
 	StringInfoData checkpoints; /* JSON array */
 	int			n_checkpoints;
-	Leakage		final;
-	double		eta_final;		/* the current strength, 0 = paused */
 	/* the final step: what each candidate leaked, which one was kept */
 	int			n_candidates;
-	Leakage		candidate[3];
+	double		worst[3];		/* per candidate: the largest leakage over the attributes */
+	int			step_classes;	/* classes it aligned (their combinations, with several) */
 	const char *kept;			/* "none", "mean", "gaussian"; NULL = no step */
 	double		kept_shift;		/* RMS move of the kept step */
 	double		step_seconds;
 } TargetLog;
 
 static const char *const final_step_name[3] = {"none", "mean", "gaussian"};
+
+/* How far a leakage is beyond its bar: the target, or the noise floor if larger. */
+static double
+excess(const RaidTrainOptions *o, const Leakage *l, double noise_floor)
+{
+	return l->leakage - Max(o->target, noise_floor);
+}
+
+/* Whether every measured attribute met the target (see target_met). */
+static bool
+all_targets_met(const RaidTrainOptions *o, const Protected *prot, int n_prot)
+{
+	for (int a = 0; a < n_prot; a++)
+		if (prot[a].final.measured && !target_met(o, &prot[a].final))
+			return false;
+	return true;
+}
+
+/* The measured attribute furthest beyond its bar at the end; -1 if none was measured. */
+static int
+worst_attribute(const RaidTrainOptions *o, const Protected *prot, int n_prot)
+{
+	int			worst = -1;
+
+	for (int a = 0; a < n_prot; a++)
+		if (prot[a].final.measured &&
+			(worst < 0 || excess(o, &prot[a].final, prot[a].final.noise_floor) >
+			 excess(o, &prot[worst].final, prot[worst].final.noise_floor)))
+			worst = a;
+	return worst;
+}
+
+typedef struct CodedUser
+{
+	int64		code;
+	int32		user;
+} CodedUser;
+
+static int
+cmp_coded(const void *a, const void *b)
+{
+	const CodedUser *x = a;
+	const CodedUser *y = b;
+
+	if (x->code != y->code)
+		return (x->code > y->code) - (x->code < y->code);
+	return (x->user > y->user) - (x->user < y->user);
+}
+
+/*
+ * The classes the final step aligns: with one attribute its classes; with
+ * several, the combinations of their values that occur (a missing value
+ * counts as one more value; users without any value stay -1).  Aligning each
+ * combination onto a random group of its size aligns every attribute's
+ * classes too: a class of one attribute is a union of combinations, so it
+ * moves onto a union of disjoint random groups, itself a random group of the
+ * class's size.  Returns the number of classes.
+ */
+static int
+step_classes(const Protected *prot, int n_prot, int64 n_users, int32 *out)
+{
+	CodedUser  *coded;
+	int64		n = 0;
+	int			classes = 0;
+
+	if (n_prot == 1)
+	{
+		memcpy(out, prot[0].uc.user_class, sizeof(int32) * n_users);
+		return prot[0].uc.n_classes;
+	}
+	coded = palloc_extended(sizeof(CodedUser) * Max(n_users, 1), MCXT_ALLOC_HUGE);
+	for (int64 u = 0; u < n_users; u++)
+	{
+		int64		code = 0;
+		bool		any = false;
+
+		/* mixed radix, digit c + 1 in base n_classes + 1: at most 101^8 < 2^63 */
+		for (int a = 0; a < n_prot; a++)
+		{
+			int32		c = prot[a].uc.user_class[u];
+
+			code = code * (prot[a].uc.n_classes + 1) + (c + 1);
+			any = any || c >= 0;
+		}
+		out[u] = -1;
+		if (any)
+		{
+			coded[n].code = code;
+			coded[n].user = (int32) u;
+			n++;
+		}
+	}
+	qsort(coded, n, sizeof(CodedUser), cmp_coded);
+	for (int64 i = 0; i < n; i++)
+	{
+		if (i > 0 && coded[i].code != coded[i - 1].code)
+			classes++;
+		out[coded[i].user] = classes;
+	}
+	pfree(coded);
+	return n > 0 ? classes + 1 : 0;
+}
+
+/* Audits rows U for every attribute into candidate slot i; the worst leakage over them. */
+static double
+audit_candidate(const float *U, const int64 *user_ids, Protected *prot, int n_prot, int64 n_users,
+				const RaidTrainOptions *o, int i, bool null_run)
+{
+	double		worst = 0;
+
+	for (int a = 0; a < n_prot; a++)
+	{
+		prot[a].candidate[i] = internal_leakage(U, user_ids, &prot[a].uc, n_users, o->mf.dim, o,
+												FINAL_USERS, null_run);
+		if (prot[a].candidate[i].measured)
+			worst = Max(worst, prot[a].candidate[i].leakage);
+	}
+	return worst;
+}
+
+/* A candidate's score: the largest excess over the attributes' bars (lower is better). */
+static double
+candidate_score(const RaidTrainOptions *o, const Protected *prot, int n_prot, int i)
+{
+	double		score = -1e300;
+
+	for (int a = 0; a < n_prot; a++)
+		if (prot[a].candidate[0].measured && prot[a].candidate[i].measured)
+			score = Max(score, excess(o, &prot[a].candidate[i], prot[a].candidate[0].noise_floor));
+	return score;
+}
 
 /*
  * The defense's calibrated last step (core/ot/null_align.h, option align):
@@ -522,30 +672,50 @@ static const char *const final_step_name[3] = {"none", "mean", "gaussian"};
  * every dataset: the mean step removes what the pull left in the means, the
  * Gaussian map also what it left in the spread, and either can add a little
  * where little was left (many small classes); measuring picks the right one
- * without a hand-set choice.  Works on copies: a cancel leaves the trained
- * embeddings as they were.
+ * without a hand-set choice.  With several attributes the step aligns the
+ * combinations of their classes (step_classes) and a candidate is judged by
+ * its worst attribute, each against its own bar.  Works on copies: a cancel
+ * leaves the trained embeddings as they were.
  */
 static void
-final_step(raid_trainer *tr, const int64 *user_ids, const UserClasses *uc, int64 n_users,
+final_step(raid_trainer *tr, const int64 *user_ids, Protected *prot, int n_prot, int64 n_users,
 		   const RaidTrainOptions *o, TargetLog *log)
 {
 	const int	dim = o->mf.dim;
 	const float *U = raid_mf_user_embeddings(tr);
 	size_t		bytes = sizeof(float) * (size_t) n_users * dim;
+	int32	   *classes = palloc_extended(sizeof(int32) * Max(n_users, 1), MCXT_ALLOC_HUGE);
+	int			n_classes = step_classes(prot, n_prot, n_users, classes);
+	int			last_mode = RAID_NULL_ALIGN_GAUSSIAN;
 	float	   *best;
 	float	   *work;
 	int			kept = 0;
+	bool		measured = false;
+	bool		within = true;
 	instr_time	start;
 	raid_error	err;
 
 	INSTR_TIME_SET_CURRENT(start);
-	raid_check_memory(2.0 * bytes + Max(raid_null_align_memory(n_users, dim, uc->n_classes, RAID_NULL_ALIGN_MEAN),
-										raid_null_align_memory(n_users, dim, uc->n_classes,
-															   RAID_NULL_ALIGN_GAUSSIAN)),
+	log->step_classes = n_classes;
+	/*
+	 * The Gaussian map keeps two d x d matrices per class: with many
+	 * combinations of classes it may not fit, and the mean step alone runs.
+	 */
+	if (raid_max_memory > 0 &&
+		2.0 * bytes + raid_null_align_memory(n_users, dim, n_classes, RAID_NULL_ALIGN_GAUSSIAN) >
+		(double) raid_max_memory * 1024.0 * 1024.0)
+		last_mode = RAID_NULL_ALIGN_MEAN;
+	raid_check_memory(2.0 * bytes + raid_null_align_memory(n_users, dim, n_classes, last_mode),
 					  "the defense's final alignment");
-	log->candidate[0] = internal_leakage(U, user_ids, uc, n_users, dim, o, FINAL_USERS, true);
+	log->worst[0] = audit_candidate(U, user_ids, prot, n_prot, n_users, o, 0, true);
 	log->n_candidates = 1;
-	if (!log->candidate[0].measured)
+	for (int a = 0; a < n_prot; a++)
+	{
+		measured = measured || prot[a].candidate[0].measured;
+		if (prot[a].candidate[0].measured && excess(o, &prot[a].candidate[0], prot[a].candidate[0].noise_floor) > 0)
+			within = false;
+	}
+	if (!measured)
 		return;					/* a class too small to cross-validate: nothing to compare */
 	log->kept = final_step_name[0];
 	log->kept_shift = 0;
@@ -555,35 +725,35 @@ final_step(raid_trainer *tr, const int64 *user_ids, const UserClasses *uc, int64
 	 * independently of its members, which cross-validated attackers read
 	 * below chance: kNN 0.047 below on random labels).
 	 */
-	if (log->candidate[0].leakage <= Max(o->target, log->candidate[0].noise_floor))
+	if (within)
 	{
 		log->step_seconds = raid_elapsed_seconds(start);
 		if (raid_verbose)
 			ereport(NOTICE,
-					(errmsg("final step: leakage %.3f as trained, within the target and the noise floor %.3f; kept none",
-							log->candidate[0].leakage, log->candidate[0].noise_floor)));
+					(errmsg("final step: leakage %.3f as trained, within the target and the noise floor; kept none",
+							log->worst[0])));
 		return;
 	}
 	best = palloc_extended(bytes, MCXT_ALLOC_HUGE);
 	work = palloc_extended(bytes, MCXT_ALLOC_HUGE);
-	for (int mode = RAID_NULL_ALIGN_MEAN; mode <= RAID_NULL_ALIGN_GAUSSIAN; mode++)
+	for (int mode = RAID_NULL_ALIGN_MEAN; mode <= last_mode; mode++)
 	{
 		raid_null_align_summary summary;
-		Leakage		l;
+		int			i = log->n_candidates;
 
 		memcpy(work, U, bytes);
-		if (raid_null_align(work, n_users, dim, uc->user_class, uc->n_classes, o->mf.seed, mode,
+		if (raid_null_align(work, n_users, dim, classes, n_classes, o->mf.seed, mode,
 							&summary, &err) != RAID_OK)
 			raid_report_error(&err, "aligning the defended embeddings");
-		l = internal_leakage(work, user_ids, uc, n_users, dim, o, FINAL_USERS, false);
-		log->candidate[log->n_candidates++] = l;
-		if (l.measured && l.leakage < log->candidate[kept].leakage)
+		log->worst[i] = audit_candidate(work, user_ids, prot, n_prot, n_users, o, i, false);
+		log->n_candidates++;
+		if (candidate_score(o, prot, n_prot, i) < candidate_score(o, prot, n_prot, kept))
 		{
 			float	   *t = best;
 
 			best = work;
 			work = t;
-			kept = log->n_candidates - 1;
+			kept = i;
 			log->kept_shift = summary.mean_shift;
 		}
 	}
@@ -591,13 +761,15 @@ final_step(raid_trainer *tr, const int64 *user_ids, const UserClasses *uc, int64
 		raid_report_error(&err, "storing the aligned embeddings");
 	pfree(best);
 	pfree(work);
+	pfree(classes);
 	log->kept = final_step_name[kept];
 	log->step_seconds = raid_elapsed_seconds(start);
 	if (raid_verbose)
 		ereport(NOTICE,
-				(errmsg("final step: leakage %.3f as trained, %.3f mean, %.3f gaussian; kept %s",
-						log->candidate[0].leakage, log->candidate[1].leakage,
-						log->candidate[2].leakage, log->kept)));
+				(errmsg("final step: leakage %.3f as trained, %.3f mean%s; kept %s",
+						log->worst[0], log->worst[1],
+						log->n_candidates > 2 ? psprintf(", %.3f gaussian", log->worst[2]) : "",
+						log->kept)));
 }
 
 /*
@@ -606,7 +778,8 @@ final_step(raid_trainer *tr, const int64 *user_ids, const UserClasses *uc, int64
  * The pull's fixed point is the classes aligned exactly, whatever eta: eta
  * sets how fast it gets there, not how far it goes, and aligned more exactly
  * than random groups of users are, the classes leak again (attackers below
- * chance; on random labels the 0.1.0 pull reached QDA 0.16 below chance).  So:
+ * chance; on random labels the 0.1.0 pull reached QDA 0.16 below chance).  So,
+ * for each protected attribute on its own:
  *   - strongest attacker above chance by more than the target plus the
  *     noise floor (shuffled labels, audited alongside): the pull runs;
  *     at the gate or when paused at the eta asked for, else doubling (at
@@ -619,61 +792,66 @@ final_step(raid_trainer *tr, const int64 *user_ids, const UserClasses *uc, int64
  * noisily and left more leakage on MovieLens 100K (BENCHMARKS.md).
  */
 static void
-adapt_at_checkpoint(raid_trainer *tr, const int64 *user_ids, const UserClasses *uc, int64 n_users,
-					const RaidTrainOptions *o, int epoch, TargetLog *log)
+adapt_at_checkpoint(raid_trainer *tr, const int64 *user_ids, Protected *prot, int n_prot,
+					int64 n_users, const RaidTrainOptions *o, int epoch, TargetLog *log)
 {
-	Leakage		l = internal_leakage(raid_mf_user_embeddings(tr), user_ids, uc, n_users, o->mf.dim, o,
-									 CHECKPOINT_USERS, true);
-	double		eta = log->eta_final;	/* the current strength, 0 = paused */
-	double		bar;
-	raid_error	err;
-
-	if (!l.measured)
-		return;
-	/*
-	 * Leakage counts beyond the target plus what the same attackers find on
-	 * shuffled labels.  Both the leakage and the floor are single noisy
-	 * draws (on random labels the strongest of three attackers on 943 users
-	 * is often 0.02 to 0.05 from chance), and a pull started on noise aligns
-	 * classes that do not differ, which leaves them separable the other way
-	 * (random labels, seed 1: gate at 0.034 over a floor of 0.02, then kNN
-	 * 0.08 below chance).  Below the bar the final step still removes what
-	 * is there.
-	 */
-	bar = o->target + l.noise_floor;
-	if (log->n_checkpoints == 0)
-		eta = l.deviation > bar ? o->defense.eta : 0;	/* the gate */
-	else if (eta == 0)
-		eta = l.deviation > bar ? o->defense.eta : 0;
-	else if (l.deviation > bar)
-		eta = Min(eta * 2.0, 4.0 * o->defense.eta);
-	else if (l.deviation < -bar)
-		eta = Max(eta / 2.0, o->defense.eta / 8.0);
-	appendStringInfo(&log->checkpoints, "%s{\"epoch\": %d, \"leakage\": %.6f, \"deviation\": %.6f, "
-					 "\"attacker\": \"%s\", \"noise_floor\": %.6f, \"eta\": %.6g, \"next_eta\": %.6g}",
-					 log->n_checkpoints ? ", " : "", epoch, l.leakage, l.deviation,
-					 raid_attacker_name(l.attacker), l.noise_floor, log->eta_final, eta);
-	log->n_checkpoints++;
-	if (eta != log->eta_final)
+	for (int a = 0; a < n_prot; a++)
 	{
-		raid_error_clear(&err);
-		if (raid_mf_set_defense_eta(tr, 0, eta, &err) != RAID_OK)
-			raid_report_error(&err, "adapting the defense");
+		Leakage		l = internal_leakage(raid_mf_user_embeddings(tr), user_ids, &prot[a].uc, n_users,
+										 o->mf.dim, o, CHECKPOINT_USERS, true);
+		double		eta = prot[a].eta;	/* the current strength, 0 = paused */
+		double		bar;
+		raid_error	err;
+
+		if (!l.measured)
+			continue;
+		/*
+		 * Leakage counts beyond the target plus what the same attackers find
+		 * on shuffled labels.  Both the leakage and the floor are single
+		 * noisy draws (on random labels the strongest of three attackers on
+		 * 943 users is often 0.02 to 0.05 from chance), and a pull started
+		 * on noise aligns classes that do not differ, which leaves them
+		 * separable the other way (random labels, seed 1: gate at 0.034 over
+		 * a floor of 0.02, then kNN 0.08 below chance).  Below the bar the
+		 * final step still removes what is there.
+		 */
+		bar = o->target + l.noise_floor;
+		if (log->n_checkpoints < n_prot)
+			eta = l.deviation > bar ? o->defense.eta : 0;	/* the gate */
+		else if (eta == 0)
+			eta = l.deviation > bar ? o->defense.eta : 0;
+		else if (l.deviation > bar)
+			eta = Min(eta * 2.0, 4.0 * o->defense.eta);
+		else if (l.deviation < -bar)
+			eta = Max(eta / 2.0, o->defense.eta / 8.0);
+		appendStringInfo(&log->checkpoints, "%s{\"epoch\": %d, \"attribute\": ",
+						 log->n_checkpoints ? ", " : "", epoch);
+		escape_json(&log->checkpoints, prot[a].column);
+		appendStringInfo(&log->checkpoints, ", \"leakage\": %.6f, \"deviation\": %.6f, "
+						 "\"attacker\": \"%s\", \"noise_floor\": %.6f, \"eta\": %.6g, \"next_eta\": %.6g}",
+						 l.leakage, l.deviation, raid_attacker_name(l.attacker), l.noise_floor,
+						 prot[a].eta, eta);
+		log->n_checkpoints++;
+		if (eta != prot[a].eta)
+		{
+			raid_error_clear(&err);
+			if (raid_mf_set_defense_eta(tr, a, eta, &err) != RAID_OK)
+				raid_report_error(&err, "adapting the defense");
+		}
+		if (raid_verbose)
+			ereport(NOTICE,
+					(errmsg("epoch %d: leakage of \"%s\" %.3f (%s), eta %.4g -> %.4g%s", epoch,
+							prot[a].column, l.leakage, raid_attacker_name(l.attacker), prot[a].eta,
+							eta, eta == 0 ? " (pull paused)" : "")));
+		prot[a].eta = eta;
 	}
-	if (raid_verbose)
-		ereport(NOTICE,
-				(errmsg("epoch %d: leakage %.3f (%s), eta %.4g -> %.4g%s", epoch, l.leakage,
-						raid_attacker_name(l.attacker), log->eta_final, eta,
-						eta == 0 ? " (pull paused)" : "")));
-	log->eta_final = eta;
 }
 
-/* Appends the defense's summary and classes to the metrics JSON. */
+/* Appends an attribute's classes and their user counts. */
 static void
-append_defense_metrics(StringInfo s, const raid_defense_summary *d, const UserClasses *uc,
-					   const RaidTrainOptions *o, const TargetLog *log, double target_seconds)
+append_classes(StringInfo s, const UserClasses *uc)
 {
-	appendStringInfo(s, ", \"defense\": {\"classes\": [");
+	appendStringInfoString(s, "\"classes\": [");
 	for (int c = 0; c < uc->n_classes; c++)
 	{
 		if (c)
@@ -683,42 +861,124 @@ append_defense_metrics(StringInfo s, const raid_defense_summary *d, const UserCl
 	appendStringInfoString(s, "], \"class_users\": [");
 	for (int c = 0; c < uc->n_classes; c++)
 		appendStringInfo(s, "%s" INT64_FORMAT, c ? ", " : "", uc->counts[c]);
-	appendStringInfo(s, "], \"users_without_attribute\": " INT64_FORMAT
-					 ", \"pulled_users\": " INT64_FORMAT ", \"recomputations\": " INT64_FORMAT
+	appendStringInfo(s, "], \"users_without_attribute\": " INT64_FORMAT, uc->without);
+}
+
+/* Appends a final leakage's fields (after a key of the object they go in). */
+static void
+append_leakage(StringInfo s, const Leakage *l)
+{
+	appendStringInfo(s, ", \"leakage\": %.6f, \"deviation\": %.6f, \"strongest_attacker\": \"%s\", "
+					 "\"noise_floor\": %.6f",
+					 l->leakage, l->deviation, raid_attacker_name(l->attacker), l->noise_floor);
+}
+
+/*
+ * Appends the defense's summary to the metrics JSON: with one attribute its
+ * classes and its defense's figures at the top level, as before several
+ * were possible; with several, the counters summed over the attributes, and
+ * per attribute its classes, figures and leakage in "attributes".  The
+ * target's figures at the top level are those of the attribute furthest
+ * beyond its bar.
+ */
+static void
+append_defense_metrics(StringInfo s, raid_trainer *tr, const Protected *prot, int n_prot,
+					   const RaidTrainOptions *o, const TargetLog *log, double target_seconds)
+{
+	raid_defense_summary d[RAID_MAX_ATTRIBUTES];
+	raid_defense_summary t;
+	raid_error	err;
+	int			worst = worst_attribute(o, prot, n_prot);
+
+	for (int a = 0; a < n_prot; a++)
+		if (raid_mf_get_defense_summary(tr, a, &d[a], &err) != RAID_OK)
+			raid_report_error(&err, "reading the defense summary");
+	t = d[0];
+	for (int a = 1; a < n_prot; a++)
+	{
+		t.recomputations += d[a].recomputations;
+		t.sinkhorn_calls += d[a].sinkhorn_calls;
+		t.sinkhorn_iterations += d[a].sinkhorn_iterations;
+		t.sinkhorn_converged += d[a].sinkhorn_converged;
+		t.max_marginal_error = Max(t.max_marginal_error, d[a].max_marginal_error);
+		t.ot_seconds += d[a].ot_seconds;
+		t.defense_loss += d[a].defense_loss;
+	}
+	appendStringInfoString(s, ", \"defense\": {");
+	if (n_prot == 1)
+	{
+		append_classes(s, &prot[0].uc);
+		appendStringInfo(s, ", \"pulled_users\": " INT64_FORMAT ", ", t.pulled_users);
+	}
+	appendStringInfo(s, "\"recomputations\": " INT64_FORMAT
 					 ", \"sinkhorn_calls\": " INT64_FORMAT ", \"sinkhorn_iterations\": " INT64_FORMAT
 					 ", \"sinkhorn_converged\": " INT64_FORMAT ", \"max_marginal_error\": %.6g"
 					 ", \"ot_seconds\": %.4f, \"phase1_seconds\": %.4f, \"phase2_seconds\": %.4f"
 					 ", \"phase1_epoch_seconds\": %.4f, \"phase2_epoch_seconds\": %.4f"
-					 ", \"defense_loss\": %.6g, \"class_distance_before\": %.6g"
-					 ", \"class_distance_after\": %.6g, \"spread_before\": %.6g, \"spread_after\": %.6g}",
-					 uc->without, d->pulled_users, d->recomputations, d->sinkhorn_calls,
-					 d->sinkhorn_iterations, d->sinkhorn_converged, d->max_marginal_error,
-					 d->ot_seconds, d->phase1_seconds, d->phase2_seconds,
-					 d->phase1_epoch_seconds, d->phase2_epoch_seconds, d->defense_loss,
-					 d->class_distance_before, d->class_distance_after,
-					 d->spread_before, d->spread_after);
-	/* the leakage target, inside the "defense" object */
-	s->len--;					/* reopen it */
-	s->data[s->len] = '\0';
-	appendStringInfo(s, ", \"target\": %.6g, \"adapt\": %s, \"eta_final\": %.6g, \"checkpoints\": [%s]",
-					 o->target, o->adapt ? "true" : "false", log->eta_final,
+					 ", \"defense_loss\": %.6g",
+					 t.recomputations, t.sinkhorn_calls, t.sinkhorn_iterations, t.sinkhorn_converged,
+					 t.max_marginal_error, t.ot_seconds, t.phase1_seconds, t.phase2_seconds,
+					 t.phase1_epoch_seconds, t.phase2_epoch_seconds, t.defense_loss);
+	if (n_prot == 1)
+		appendStringInfo(s, ", \"class_distance_before\": %.6g, \"class_distance_after\": %.6g"
+						 ", \"spread_before\": %.6g, \"spread_after\": %.6g, \"eta_final\": %.6g",
+						 t.class_distance_before, t.class_distance_after, t.spread_before,
+						 t.spread_after, prot[0].eta);
+	appendStringInfo(s, ", \"target\": %.6g, \"adapt\": %s, \"checkpoints\": [%s]",
+					 o->target, o->adapt ? "true" : "false",
 					 log->checkpoints.data ? log->checkpoints.data : "");
 	if (log->kept != NULL)
 	{
 		appendStringInfo(s, ", \"final_step\": {\"kept\": \"%s\", \"shift\": %.6g, "
-						 "\"seconds\": %.4f, \"noise_floor\": %.6f, \"leakage\": {",
-						 log->kept, log->kept_shift, log->step_seconds, log->candidate[0].noise_floor);
+						 "\"seconds\": %.4f, \"classes\": %d, \"leakage\": {",
+						 log->kept, log->kept_shift, log->step_seconds, log->step_classes);
 		for (int i = 0; i < log->n_candidates; i++)
-			appendStringInfo(s, "%s\"%s\": %.6f", i ? ", " : "", final_step_name[i],
-							 log->candidate[i].leakage);
-		appendStringInfoString(s, "}}");
+			appendStringInfo(s, "%s\"%s\": %.6f", i ? ", " : "", final_step_name[i], log->worst[i]);
+		appendStringInfoString(s, "}");
+		if (n_prot == 1)
+			appendStringInfo(s, ", \"noise_floor\": %.6f", prot[0].candidate[0].noise_floor);
+		appendStringInfoString(s, "}");
 	}
-	if (o->target > 0 && log->final.measured)
-		appendStringInfo(s, ", \"leakage\": %.6f, \"deviation\": %.6f, \"strongest_attacker\": \"%s\", "
-						 "\"noise_floor\": %.6f, \"target_met\": %s, \"target_seconds\": %.4f}",
-						 log->final.leakage, log->final.deviation,
-						 raid_attacker_name(log->final.attacker), log->final.noise_floor,
-						 target_met(o, &log->final) ? "true" : "false", target_seconds);
+	if (n_prot > 1)
+	{
+		appendStringInfoString(s, ", \"attributes\": [");
+		for (int a = 0; a < n_prot; a++)
+		{
+			appendStringInfo(s, "%s{\"attribute\": ", a ? ", " : "");
+			escape_json(s, prot[a].column);
+			appendStringInfoString(s, ", ");
+			append_classes(s, &prot[a].uc);
+			appendStringInfo(s, ", \"pulled_users\": " INT64_FORMAT ", \"recomputations\": " INT64_FORMAT
+							 ", \"class_distance_before\": %.6g, \"class_distance_after\": %.6g"
+							 ", \"spread_before\": %.6g, \"spread_after\": %.6g, \"eta_final\": %.6g",
+							 d[a].pulled_users, d[a].recomputations, d[a].class_distance_before,
+							 d[a].class_distance_after, d[a].spread_before, d[a].spread_after,
+							 prot[a].eta);
+			if (log->kept != NULL && prot[a].candidate[0].measured)
+			{
+				appendStringInfo(s, ", \"final_step_leakage\": {");
+				for (int i = 0; i < log->n_candidates; i++)
+					appendStringInfo(s, "%s\"%s\": %.6f", i ? ", " : "", final_step_name[i],
+									 prot[a].candidate[i].leakage);
+				appendStringInfoString(s, "}");
+			}
+			if (o->target > 0 && prot[a].final.measured)
+			{
+				append_leakage(s, &prot[a].final);
+				appendStringInfo(s, ", \"target_met\": %s", target_met(o, &prot[a].final) ? "true" : "false");
+			}
+			appendStringInfoString(s, "}");
+		}
+		appendStringInfoString(s, "]");
+	}
+	if (o->target > 0 && worst >= 0)
+	{
+		appendStringInfoString(s, ", \"attribute\": ");
+		escape_json(s, prot[worst].column);
+		append_leakage(s, &prot[worst].final);
+		appendStringInfo(s, ", \"target_met\": %s, \"target_seconds\": %.4f}",
+						 all_targets_met(o, prot, n_prot) ? "true" : "false", target_seconds);
+	}
 	else
 		appendStringInfo(s, ", \"target_met\": null}");
 }
@@ -727,8 +987,8 @@ append_defense_metrics(StringInfo s, const raid_defense_summary *d, const UserCl
 /* phase1_epochs < 0: no defense, so no phases to report. */
 static void
 run_training(raid_trainer *tr, int phase1_epochs, StringInfo epochs_json,
-			 const int64 *user_ids, const UserClasses *uc, int64 n_users, const RaidTrainOptions *o,
-			 TargetLog *log)
+			 const int64 *user_ids, Protected *prot, int n_prot, int64 n_users,
+			 const RaidTrainOptions *o, TargetLog *log)
 {
 	raid_progress p;
 	raid_error	err;
@@ -767,7 +1027,7 @@ run_training(raid_trainer *tr, int phase1_epochs, StringInfo epochs_json,
 				for (int k = 0; k < o->checkpoints; k++)
 					if (p.epoch == phase1_epochs + (int) ((int64) k * phase2 / o->checkpoints))
 					{
-						adapt_at_checkpoint(tr, user_ids, uc, n_users, o, p.epoch, log);
+						adapt_at_checkpoint(tr, user_ids, prot, n_prot, n_users, o, p.epoch, log);
 						break;
 					}
 			}
@@ -895,7 +1155,7 @@ insert_model_row(const TrainArgs *a, const raid_dataset_info *info,
 		"VALUES ($1, 'mf', $2, $3::jsonb, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb, $13) "
 		"RETURNING model_id";
 	Oid			types[13] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, NAMEOID, NAMEOID,
-	TEXTOID, NAMEOID, INT8OID, INT8OID, INT8OID, TEXTOID, REGROLEOID};
+	TEXTOID, TEXTOID, INT8OID, INT8OID, INT8OID, TEXTOID, REGROLEOID};
 	Datum		values[13];
 	char		nulls[13];
 	bool		isnull;
@@ -910,7 +1170,7 @@ insert_model_row(const TrainArgs *a, const raid_dataset_info *info,
 	if (OidIsValid(a->attributes))
 	{
 		values[6] = CStringGetTextDatum(raid_qualified_relname(a->attributes));
-		values[7] = DirectFunctionCall1(namein, CStringGetDatum(a->attribute_col));
+		values[7] = CStringGetTextDatum(a->attribute_col);
 	}
 	else
 	{
@@ -970,7 +1230,8 @@ raid_train(PG_FUNCTION_ARGS)
 	int64		existing;
 	int64		model_id;
 	TrainTimes	t = {0};
-	UserClasses classes = {0};
+	Protected  *prot = NULL;
+	int			n_prot = 0;
 	TargetLog	target_log = {0};
 	RaidUserSwitch sw;
 	instr_time	start,
@@ -1032,16 +1293,22 @@ raid_train(PG_FUNCTION_ARGS)
 		raid_report_error(&err, "creating the trainer");
 	if (a.raid_defense)
 	{
-		load_user_classes(&a, h->dataset, info.n_users, &classes);
-		if (raid_mf_set_defense(h->trainer, classes.user_class, classes.n_classes,
-								&a.opts.defense, &err) != RAID_OK)
-			raid_report_error(&err, "setting up the defense");
+		n_prot = a.n_attributes;
+		prot = palloc0(sizeof(Protected) * n_prot);
+		for (int i = 0; i < n_prot; i++)
+		{
+			prot[i].column = a.attribute_cols[i];
+			prot[i].eta = a.opts.defense.eta;
+			load_user_classes(&a, prot[i].column, h->dataset, info.n_users, &prot[i].uc);
+			if (raid_mf_set_defense(h->trainer, prot[i].uc.user_class, prot[i].uc.n_classes,
+									&a.opts.defense, &err) != RAID_OK)
+				raid_report_error(&err, "setting up the defense");
+		}
 	}
 	initStringInfo(&epochs_json);
 	initStringInfo(&target_log.checkpoints);
-	target_log.eta_final = a.opts.defense.eta;
 	run_training(h->trainer, a.raid_defense ? a.opts.defense.phase1_epochs : -1, &epochs_json,
-				 raid_dataset_user_ids(h->dataset), &classes, info.n_users,
+				 raid_dataset_user_ids(h->dataset), prot, n_prot, info.n_users,
 				 a.raid_defense ? &a.opts : NULL, &target_log);
 	t.train = raid_elapsed_seconds(stage);
 
@@ -1050,19 +1317,17 @@ raid_train(PG_FUNCTION_ARGS)
 	{
 		INSTR_TIME_SET_CURRENT(stage);
 		if (a.opts.align)
-			final_step(h->trainer, raid_dataset_user_ids(h->dataset), &classes, info.n_users,
+			final_step(h->trainer, raid_dataset_user_ids(h->dataset), prot, n_prot, info.n_users,
 					   &a.opts, &target_log);
 		/*
 		 * Kept as trained, the final step's first audit (same users, folds
 		 * and shuffles) is the final audit; an aligned copy is audited again
 		 * with its own noise floor.
 		 */
-		if (target_log.kept == final_step_name[0])
-			target_log.final = target_log.candidate[0];
-		else
-			target_log.final = internal_leakage(raid_mf_user_embeddings(h->trainer),
-												raid_dataset_user_ids(h->dataset), &classes,
-												info.n_users, a.opts.mf.dim, &a.opts, FINAL_USERS, true);
+		for (int i = 0; i < n_prot; i++)
+			prot[i].final = target_log.kept == final_step_name[0] ? prot[i].candidate[0] :
+				internal_leakage(raid_mf_user_embeddings(h->trainer), raid_dataset_user_ids(h->dataset),
+								 &prot[i].uc, info.n_users, a.opts.mf.dim, &a.opts, FINAL_USERS, true);
 		t.target = raid_elapsed_seconds(stage);
 	}
 
@@ -1095,13 +1360,7 @@ raid_train(PG_FUNCTION_ARGS)
 	append_metric(&metrics, "popularity_ndcg_at_10", pop.ndcg_at_10, have_eval);
 	append_metric(&metrics, "popularity_hr_at_10", pop.hr_at_10, have_eval);
 	if (a.raid_defense)
-	{
-		raid_defense_summary ds;
-
-		if (raid_mf_get_defense_summary(h->trainer, 0, &ds, &err) != RAID_OK)
-			raid_report_error(&err, "reading the defense summary");
-		append_defense_metrics(&metrics, &ds, &classes, &a.opts, &target_log, t.target);
-	}
+		append_defense_metrics(&metrics, h->trainer, prot, n_prot, &a.opts, &target_log, t.target);
 	appendStringInfo(&metrics, ", \"epochs\": %s}", epochs_json.data);
 
 	raid_become_owner(&sw);
@@ -1122,18 +1381,23 @@ raid_train(PG_FUNCTION_ARGS)
 	raid_core_handles_release(h);
 	SPI_finish();
 
-	if (a.raid_defense && a.opts.target > 0 && target_log.final.measured &&
-		!target_met(&a.opts, &target_log.final))
+	/* one WARNING per attribute that misses the target */
+	for (int i = 0; a.raid_defense && a.opts.target > 0 && i < n_prot; i++)
+	{
+		const Leakage *l = &prot[i].final;
+
+		if (!l->measured || target_met(&a.opts, l))
+			continue;
 		ereport(WARNING,
 				(errmsg("model \"%s\" misses its leakage target: attacker %s is %.3f from chance on \"%s\", the target is %.3g",
-						a.model, raid_attacker_name(target_log.final.attacker), target_log.final.leakage,
-						a.attribute_col, a.opts.target),
+						a.model, raid_attacker_name(l->attacker), l->leakage, prot[i].column, a.opts.target),
 				 errdetail("The model is stored with metrics.defense.target_met = false.  On shuffled labels the same attackers reach %.3f (the noise floor, which the leakage must not exceed either).",
-						   target_log.final.noise_floor),
+						   l->noise_floor),
 				 a.opts.adapt && a.opts.align ?
 				 errhint("The pull ended at eta %.4g (0: paused, no leakage at the end of Phase I); a larger eta or more epochs may help.  Audit the model with raid.audit() before relying on it.",
-						 target_log.eta_final) :
+						 prot[i].eta) :
 				 errhint("Set the options \"adapt\" and \"align\" to true (their defaults), or change eta.  Audit the model with raid.audit() before relying on it.")));
+	}
 
 	values[0] = CStringGetTextDatum(a.model);
 	values[1] = Int64GetDatum(model_id);

@@ -16,7 +16,7 @@ CREATE TABLE raid.models (
     user_col          name,
     item_col          name,
     attributes_table  text,
-    attribute_col     name,
+    attribute_col     text,
     users             bigint,
     items             bigint,
     interactions      bigint,
@@ -112,7 +112,7 @@ CREATE FUNCTION raid.train(
     user_col      name DEFAULT 'user_id',
     item_col      name DEFAULT 'item_id',
     attributes    regclass DEFAULT NULL,
-    attribute_col name DEFAULT NULL,
+    attribute_col text DEFAULT NULL,
     defense       text DEFAULT 'none',
     options       jsonb DEFAULT '{}')
 RETURNS raid.train_summary
@@ -201,7 +201,7 @@ SELECT pg_catalog.pg_extension_config_dump('raid.audits_audit_id_seq', '');
 CREATE FUNCTION raid.audit(
     model         text,
     attributes    regclass DEFAULT NULL,
-    attribute_col name DEFAULT NULL,
+    attribute_col text DEFAULT NULL,
     options       jsonb DEFAULT '{}')
 RETURNS SETOF raid.audits
 AS 'MODULE_PATHNAME', 'raid_audit_model'
@@ -387,7 +387,7 @@ CREATE FUNCTION raid.submit_train(
     user_col      name DEFAULT 'user_id',
     item_col      name DEFAULT 'item_id',
     attributes    regclass DEFAULT NULL,
-    attribute_col name DEFAULT NULL,
+    attribute_col text DEFAULT NULL,
     defense       text DEFAULT 'none',
     options       jsonb DEFAULT '{}')
 RETURNS bigint
@@ -412,7 +412,7 @@ COMMENT ON FUNCTION raid.submit_train IS 'queues raid.train() with these argumen
 CREATE FUNCTION raid.submit_audit(
     model         text,
     attributes    regclass DEFAULT NULL,
-    attribute_col name DEFAULT NULL,
+    attribute_col text DEFAULT NULL,
     options       jsonb DEFAULT '{}')
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE
