@@ -135,7 +135,8 @@ FROM raid.models WHERE name = 'm_rbf';
 SELECT raid_try($$SELECT raid.train('e', 'syn_inter', attributes => 'syn_users', attribute_col => 'attribute', defense => 'raid', options => '{"target_attackers": ["svm"]}')$$);
 SELECT raid_try($$SELECT raid.train('e', 'syn_inter', attributes => 'syn_users', attribute_col => 'attribute', defense => 'raid', options => '{"target_attackers": []}')$$);
 -- several attributes protected together: one pull per attribute, each
--- gated and audited on its own (the signal-free one stays paused), the
+-- gated and audited on its own (the signal-free one stays paused; the
+-- other pulls at 0.25 / sqrt(2)), the
 -- final step aligns their combinations, raid.audit attacks each
 CREATE TABLE two_users AS SELECT s.user_id, s.attribute, n.attribute AS "Noise Col"
 FROM syn_users s JOIN noise_users n USING (user_id);
