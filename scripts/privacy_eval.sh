@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Measures leakage and quality, undefended against defended, with
 # scikit-learn's attackers (scripts/attack_eval.py) on MovieLens 100K
-# (gender, age in 7 groups, occupation, and random labels: a hash of the user
-# id, which the defense must leave at chance) and on raid.synthetic data, over
+# (gender, age in 7 groups, occupation, random labels: a hash of the user id,
+# which the defense must leave at chance, and gender with age groups protected
+# together) and on raid.synthetic data, over
 # several seeds.  Prints one markdown table row per (data, attribute,
 # defense): NDCG@10 (mean over seeds), its ratio to the undefended model, and
 # per attacker the balanced accuracy's mean distance from chance (two-sided),
@@ -39,21 +40,29 @@ train() {
         defense => '$5', options => '$opts')"
 }
 
-# row DATA TABLE USERS ATTR: trains none and raid per seed, attacks both
+# row DATA TABLE USERS ATTRS: trains none and raid per seed, attacks both; ATTRS
+# is one column or several ("gender, age7": protected together, one row each)
 row() {
-    local data=$1 table=$2 users=$3 attr=$4 defense seed
-    declare -A ndcg
+    local data=$1 table=$2 users=$3 attrs=$4 defense seed attr
+    local list=(${attrs//,/ })
+    declare -A ndcg json_all
     for defense in none raid; do
-        local sum=0 json_all=""
+        local sum=0
+        for attr in "${list[@]}"; do json_all[$attr]=""; done
         for seed in ${SEEDS//,/ }; do
             local n
-            n=$(train "pe_${defense}_$seed" "$table" "$users" "$attr" "$defense" "$seed")
+            n=$(train "pe_${defense}_$seed" "$table" "$users" "$attrs" "$defense" "$seed")
             sum=$(awk -v a="$sum" -v b="$n" 'BEGIN { print a + b }')
-            json_all+=$($PY "$RAID_ROOT/scripts/attack_eval.py" "pe_${defense}_$seed" --attributes "$users" \
-                --attribute "$attr" --seeds "$seed" --shuffled --json)$'\n'
+            for attr in "${list[@]}"; do
+                json_all[$attr]+=$($PY "$RAID_ROOT/scripts/attack_eval.py" "pe_${defense}_$seed" --attributes "$users" \
+                    --attribute "$attr" --seeds "$seed" --shuffled --json)$'\n'
+            done
         done
         ndcg[$defense]=$(awk -v s="$sum" -v k="$(echo "${SEEDS//,/ }" | wc -w)" 'BEGIN { printf "%.4f", s / k }')
-        echo "$json_all" | $PY -c "
+        for attr in "${list[@]}"; do
+            local label=$attr
+            [ ${#list[@]} -gt 1 ] && label="$attr (of $attrs)"
+            echo "${json_all[$attr]}" | $PY -c "
 import json, sys
 runs = [json.loads(l) for l in sys.stdin if l.strip()]
 names = '$ATTACKERS'.split()
@@ -61,9 +70,10 @@ d = {n: sum(r['attackers'][n]['distance'] for r in runs) / len(runs) for n in na
 floor = max(sum(r['attackers'][n]['shuffled_distance'] for r in runs) / len(runs) for n in names)
 strongest = max(d, key=d.get)
 ratio = float('${ndcg[$defense]}') / float('${ndcg[none]:-${ndcg[$defense]}}')
-print('| $data | $attr | $defense | ${ndcg[$defense]} | %.3f | ' % ratio
+print('| $data | $label | $defense | ${ndcg[$defense]} | %.3f | ' % ratio
       + ' | '.join('%.3f' % d[n] for n in names) + ' | %s %.3f | %.3f |' % (strongest, d[strongest], floor))
 "
+        done
     done
 }
 
@@ -79,7 +89,7 @@ if [ -n "$ML_DIR" ]; then
              WHEN age <= 44 THEN 'd35-44' WHEN age <= 49 THEN 'e45-49' WHEN age <= 55 THEN 'f50-55'
              ELSE 'g56+' END AS age7,
         'r' || (pg_catalog.hashint4(user_id) & 1) AS random FROM movielens.users" >/dev/null
-    for attr in gender age7 occupation random; do
+    for attr in gender age7 occupation random "gender, age7"; do
         row "MovieLens 100K" movielens.ratings pe_ml_users "$attr"
     done
 fi

@@ -817,7 +817,7 @@ adapt_at_checkpoint(raid_trainer *tr, const int64 *user_ids, Protected *prot, in
 		 * final step still removes what is there.
 		 */
 		bar = o->target + l.noise_floor;
-		if (log->n_checkpoints < n_prot)
+		if (epoch == o->defense.phase1_epochs)
 			eta = l.deviation > bar ? prot[a].base_eta : 0;	/* the gate */
 		else if (eta == 0)
 			eta = l.deviation > bar ? prot[a].base_eta : 0;

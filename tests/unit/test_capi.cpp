@@ -252,3 +252,60 @@ TEST(CApi, EndToEnd) {
 }
 
 }  // namespace
+
+// Several protected attributes through the C ABI: one raid_mf_set_defense per
+// attribute, strengths and summaries by index.
+TEST(CApi, SeveralAttributes) {
+    raid_error err = Dirty();
+    raid_synthetic_options so;
+    raid_synthetic_options_default(&so);
+    so.n_users = 200;
+    so.n_items = 100;
+    so.interactions_per_user = 15;
+    raid_synthetic* syn = raid_synthetic_generate(&so, &err);
+    ASSERT_NE(syn, nullptr) << err.message;
+    raid_dataset* ds = raid_dataset_create(&err);
+    ASSERT_EQ(raid_dataset_append(ds, raid_synthetic_interaction_users(syn), raid_synthetic_interaction_items(syn),
+                                  raid_synthetic_n_interactions(syn), &err),
+              RAID_OK);
+    ASSERT_EQ(raid_dataset_finalize(ds, 1, 42, &err), RAID_OK);
+    raid_mf_options o;
+    raid_mf_options_default(&o);
+    o.dim = 8;
+    o.epochs = 3;
+    o.threads = 1;
+    raid_trainer* tr = raid_mf_create(ds, &o, &err);
+    ASSERT_NE(tr, nullptr) << err.message;
+    raid_defense_options d;
+    raid_defense_options_default(&d);
+    d.phase1_epochs = 1;
+    std::vector<int32_t> first(200), second(200);
+    for (int u = 0; u < 200; ++u) {
+        first[u] = u % 2;
+        second[u] = u % 3 == 0 ? -1 : (u / 3) % 3;
+    }
+    ASSERT_EQ(raid_mf_set_defense(tr, first.data(), 2, &d, &err), RAID_OK) << err.message;
+    EXPECT_EQ(raid_mf_set_defense_eta(tr, 1, 0.5, &err), RAID_INVALID_ARGUMENT);
+    EXPECT_NE(std::string(err.message).find("no protected attribute 1"), std::string::npos) << err.message;
+    raid_defense_options other = d;
+    other.xi = d.xi + 1;
+    EXPECT_EQ(raid_mf_set_defense(tr, second.data(), 3, &other, &err), RAID_INVALID_ARGUMENT);
+    ASSERT_EQ(raid_mf_set_defense(tr, second.data(), 3, &d, &err), RAID_OK) << err.message;
+    ASSERT_EQ(raid_mf_set_defense_eta(tr, 1, 0.5, &err), RAID_OK) << err.message;
+    int done = 0;
+    while (!done) ASSERT_EQ(raid_mf_step(tr, nullptr, &done, &err), RAID_OK) << err.message;
+    raid_defense_summary s0, s1, none;
+    ASSERT_EQ(raid_mf_get_defense_summary(tr, 0, &s0, &err), RAID_OK);
+    ASSERT_EQ(raid_mf_get_defense_summary(tr, 1, &s1, &err), RAID_OK);
+    EXPECT_EQ(raid_mf_get_defense_summary(tr, 2, &none, &err), RAID_INVALID_ARGUMENT);
+    EXPECT_EQ(raid_mf_get_defense_summary(tr, -1, &none, &err), RAID_INVALID_ARGUMENT);
+    EXPECT_EQ(s0.classes, 2);
+    EXPECT_EQ(s1.classes, 3);
+    EXPECT_EQ(s0.pulled_users, 200);
+    EXPECT_EQ(s1.pulled_users, 200 - 67);  // every third user has no class of the second
+    EXPECT_GT(s1.recomputations, 0);
+    EXPECT_EQ(s0.phase2_seconds, s1.phase2_seconds);
+    raid_mf_free(tr);
+    raid_dataset_free(ds);
+    raid_synthetic_free(syn);
+}
