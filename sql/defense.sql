@@ -136,7 +136,7 @@ SELECT raid_try($$SELECT raid.train('e', 'syn_inter', attributes => 'syn_users',
 SELECT raid_try($$SELECT raid.train('e', 'syn_inter', attributes => 'syn_users', attribute_col => 'attribute', defense => 'raid', options => '{"target_attackers": []}')$$);
 -- several attributes protected together: one pull per attribute, each
 -- gated and audited on its own (the signal-free one stays paused; the
--- other pulls at 0.25 / sqrt(2)), the
+-- other starts at 0.25 / sqrt(2) and doubles while it leaks, at most 4x), the
 -- final step aligns their combinations, raid.audit attacks each
 CREATE TABLE two_users AS SELECT s.user_id, s.attribute, n.attribute AS "Noise Col"
 FROM syn_users s JOIN noise_users n USING (user_id);
@@ -152,12 +152,14 @@ SELECT attribute_col, metrics->'defense'->>'attribute' IN ('attribute', 'Noise C
 FROM raid.models, jsonb_array_elements(metrics->'defense'->'attributes') a
 WHERE name = 'm_two' GROUP BY attribute_col, metrics;
 SELECT a->>'attribute' AS attribute, a->'classes' AS classes, a->'class_users' AS class_users,
-       (a->>'eta_final')::float8 AS eta_final, (a->>'recomputations')::int > 0 AS pulled,
+       round((a->>'eta_final')::numeric, 4) AS eta_final, (a->>'recomputations')::int > 0 AS pulled,
        (a->>'leakage')::float8 = abs((a->>'deviation')::float8) AS two_sided,
-       (c->>'next_eta')::float8 = (a->>'eta_final')::float8 AS gate_decided
-FROM raid.models, jsonb_array_elements(metrics->'defense'->'attributes') a,
-     jsonb_array_elements(metrics->'defense'->'checkpoints') c
-WHERE name = 'm_two' AND c->>'attribute' = a->>'attribute' ORDER BY 1;
+       (SELECT count(*) FROM jsonb_array_elements(metrics->'defense'->'checkpoints') c
+        WHERE c->>'attribute' = a->>'attribute') AS checkpoints,
+       (SELECT (c->>'next_eta')::float8 FROM jsonb_array_elements(metrics->'defense'->'checkpoints') WITH ORDINALITY x(c, i)
+        WHERE c->>'attribute' = a->>'attribute' ORDER BY i DESC LIMIT 1) = (a->>'eta_final')::float8 AS last_checkpoint_decided
+FROM raid.models, jsonb_array_elements(metrics->'defense'->'attributes') a
+WHERE name = 'm_two' ORDER BY 1;
 SELECT attribute, count(*) AS attackers, bool_or(strongest) AS has_strongest
 FROM raid.audit('m_two', options => '{"threads": 1, "attackers": ["logistic", "knn"]}') GROUP BY 1 ORDER BY 1;
 SELECT raid_try($$SELECT raid.train('e', 'syn_inter', attributes => 'two_users', attribute_col => 'attribute,', defense => 'raid')$$);

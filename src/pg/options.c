@@ -405,7 +405,7 @@ raid_parse_train_options(Jsonb *options, bool raid_defense, RaidTrainOptions *ou
 	out->holdout = true;
 	out->target = 0.03;
 	out->adapt = true;
-	out->checkpoints = 1;
+	out->checkpoints = 3;
 	out->align = true;
 	out->target_attackers = RAID_ATTACKER_LOGISTIC | RAID_ATTACKER_KNN | RAID_ATTACKER_QDA;
 	out->raid_defense = raid_defense;
