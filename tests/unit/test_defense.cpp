@@ -20,14 +20,19 @@ struct Planted {
     std::vector<int32_t> cls;
 };
 
-Planted MakePlanted() {
-    Planted p;
+// 800 users with a planted 2-class attribute (signal 0.3).
+raid::SyntheticOptions PlantedOptions(int64_t items, int32_t per_user) {
     raid::SyntheticOptions o;
     o.n_users = 800;
-    o.n_items = 400;
-    o.interactions_per_user = 40;
+    o.n_items = items;
+    o.interactions_per_user = per_user;
     o.signal = 0.3;
-    p.syn = raid::GenerateSynthetic(o);
+    return o;
+}
+
+Planted MakePlanted() {
+    Planted p;
+    p.syn = raid::GenerateSynthetic(PlantedOptions(400, 40));
     p.data = raid_test::MakeDataset(p.syn, true);
     for (int64_t id : p.data->user_ids()) p.cls.push_back(p.syn.classes[id - 1]);
     return p;
@@ -231,11 +236,7 @@ struct TwoPlanted {
 
 TwoPlanted MakeTwoPlanted() {
     TwoPlanted t;
-    raid::SyntheticOptions o;
-    o.n_users = 800;
-    o.n_items = 300;
-    o.interactions_per_user = 25;
-    o.signal = 0.3;
+    raid::SyntheticOptions o = PlantedOptions(300, 25);
     const raid::SyntheticData a = raid::GenerateSynthetic(o);
     o.seed = 7;
     const raid::SyntheticData b = raid::GenerateSynthetic(o);
