@@ -685,8 +685,8 @@ final_step(raid_trainer *tr, const int64 *user_ids, Protected *prot, int n_prot,
 	const int	dim = o->mf.dim;
 	const float *U = raid_mf_user_embeddings(tr);
 	size_t		bytes = sizeof(float) * (size_t) n_users * dim;
-	int32	   *classes = palloc_extended(sizeof(int32) * Max(n_users, 1), MCXT_ALLOC_HUGE);
-	int			n_classes = step_classes(prot, n_prot, n_users, classes);
+	int32	   *classes;
+	int			n_classes;
 	int			last_mode = RAID_NULL_ALIGN_GAUSSIAN;
 	float	   *best;
 	float	   *work;
@@ -697,16 +697,22 @@ final_step(raid_trainer *tr, const int64 *user_ids, Protected *prot, int n_prot,
 	raid_error	err;
 
 	INSTR_TIME_SET_CURRENT(start);
+	/* the classes (4 bytes a user) and, with several attributes, their codes (16) */
+	raid_check_memory(20.0 * Max(n_users, 1), "the defense's final alignment");
+	classes = palloc_extended(sizeof(int32) * Max(n_users, 1), MCXT_ALLOC_HUGE);
+	n_classes = step_classes(prot, n_prot, n_users, classes);
 	log->step_classes = n_classes;
 	/*
 	 * The Gaussian map keeps two d x d matrices per class: with many
 	 * combinations of classes it may not fit, and the mean step alone runs.
 	 */
 	if (raid_max_memory > 0 &&
-		2.0 * bytes + raid_null_align_memory(n_users, dim, n_classes, RAID_NULL_ALIGN_GAUSSIAN) >
+		4.0 * n_users + 2.0 * bytes +
+		raid_null_align_memory(n_users, dim, n_classes, RAID_NULL_ALIGN_GAUSSIAN) >
 		(double) raid_max_memory * 1024.0 * 1024.0)
 		last_mode = RAID_NULL_ALIGN_MEAN;
-	raid_check_memory(2.0 * bytes + raid_null_align_memory(n_users, dim, n_classes, last_mode),
+	raid_check_memory(4.0 * n_users + 2.0 * bytes +
+					  raid_null_align_memory(n_users, dim, n_classes, last_mode),
 					  "the defense's final alignment");
 	log->worst[0] = audit_candidate(U, user_ids, prot, n_prot, n_users, o, 0, true);
 	log->n_candidates = 1;
@@ -1321,6 +1327,9 @@ raid_train(PG_FUNCTION_ARGS)
 
 		n_prot = a.n_attributes;
 		each.eta = a.opts.defense.eta / sqrt((double) n_prot);
+		/* per attribute: its labelled users while reading (16 bytes each), its classes (4) */
+		raid_check_memory((double) n_prot * (sizeof(LabelledUser) + sizeof(int32)) * Max(info.n_users, 1),
+						  "reading the protected attributes");
 		prot = palloc0(sizeof(Protected) * n_prot);
 		for (int i = 0; i < n_prot; i++)
 		{

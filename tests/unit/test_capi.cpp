@@ -19,6 +19,16 @@ raid_error Dirty() {
     return err;
 }
 
+// Synthetic data of this shape through the C ABI (default signal and seed).
+raid_synthetic* SmallSynthetic(int64_t users, int64_t items, int32_t per_user, raid_error* err) {
+    raid_synthetic_options so;
+    raid_synthetic_options_default(&so);
+    so.n_users = users;
+    so.n_items = items;
+    so.interactions_per_user = per_user;
+    return raid_synthetic_generate(&so, err);
+}
+
 TEST(CApi, ErrorClear) {
     raid_error err = Dirty();
     raid_error_clear(&err);
@@ -132,12 +142,7 @@ TEST(CApi, SyntheticLimits) {
 
 TEST(CApi, EndToEnd) {
     raid_error err = Dirty();
-    raid_synthetic_options so;
-    raid_synthetic_options_default(&so);
-    so.n_users = 300;
-    so.n_items = 120;
-    so.interactions_per_user = 20;
-    raid_synthetic* syn = raid_synthetic_generate(&so, &err);
+    raid_synthetic* syn = SmallSynthetic(300, 120, 20, &err);
     ASSERT_NE(syn, nullptr) << err.message;
     const int64_t n = raid_synthetic_n_interactions(syn);
     ASSERT_GT(n, 0);
@@ -257,12 +262,7 @@ TEST(CApi, EndToEnd) {
 // attribute, strengths and summaries by index.
 TEST(CApi, SeveralAttributes) {
     raid_error err = Dirty();
-    raid_synthetic_options so;
-    raid_synthetic_options_default(&so);
-    so.n_users = 200;
-    so.n_items = 100;
-    so.interactions_per_user = 15;
-    raid_synthetic* syn = raid_synthetic_generate(&so, &err);
+    raid_synthetic* syn = SmallSynthetic(200, 100, 15, &err);
     ASSERT_NE(syn, nullptr) << err.message;
     raid_dataset* ds = raid_dataset_create(&err);
     ASSERT_EQ(raid_dataset_append(ds, raid_synthetic_interaction_users(syn), raid_synthetic_interaction_items(syn),
