@@ -587,8 +587,8 @@ cmp_coded(const void *a, const void *b)
  * counts as one more value; users without any value stay -1).  Aligning each
  * combination onto a random group of its size aligns every attribute's
  * classes too: a class of one attribute is a union of combinations, so it
- * moves onto a union of disjoint random groups, itself a random group of the
- * class's size.  Returns the number of classes.
+ * moves onto a union of independent draws of random groups, itself distributed
+ * as a random group of the class's size.  Returns the number of classes.
  */
 static int
 step_classes(const Protected *prot, int n_prot, int64 n_users, int32 *out)
@@ -667,8 +667,8 @@ candidate_score(const RaidTrainOptions *o, const Protected *prot, int n_prot, in
 /*
  * The defense's calibrated last step (core/ot/null_align.h, option align):
  * audits the trained embeddings as they are, with each class's mean moved
- * onto a random group's, and with its mean and covariance mapped onto a
- * random group's, with the final audit's attackers and users, and keeps the
+ * onto a draw of a random group's, and with its mean and covariance mapped
+ * onto such a draw, with the final audit's attackers and users, and keeps the
  * least leaky (the embeddings as they are on a tie).  Neither mode helps on
  * every dataset: the mean step removes what the pull left in the means, the
  * Gaussian map also what it left in the spread, and either can add a little

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "core/attack/audit.h"
 #include "core/common.h"
 #include "core/ot/null_align.h"
 #include "test_util.h"
@@ -131,7 +132,7 @@ TEST(NullAlign, GaussianModeMatchesTheSpread) {
     EXPECT_LT(gap / dim, 0.3);
 }
 
-// Deterministic for a seed; another seed draws other groups.
+// Deterministic for a seed; another seed draws other targets.
 TEST(NullAlign, SeededAndDeterministic) {
     std::vector<float> x, y, z;
     std::vector<int32_t> cls;
@@ -154,15 +155,122 @@ TEST(NullAlign, RespectsTheStride) {
     EXPECT_NEAR(x[0] + x[2] + x[4] + x[6], 10.0, 1e-5);  // pooled mean kept
 }
 
-// More dimensions than users per class: the shrunk covariances stay
-// invertible and every value finite.
-TEST(NullAlign, SmallClassesStayFinite) {
+// More dimensions than users per class: the singular class covariances
+// leave every value finite, and kGaussian keeps such a class's residuals
+// (M_c = I): every user of a class moves by the same vector.
+TEST(NullAlign, SmallClassesKeepTheirResiduals) {
     const int32_t dim = 16;
-    std::vector<float> x;
+    std::vector<float> x, x0;
     std::vector<int32_t> cls;
-    Planted(9, dim, 1.0, 3.0, &x, &cls);
+    Planted(9, dim, 1.0, 3.0, &x0, &cls);
+    x = x0;
     NullAlign(x.data(), dim, 9, dim, cls, 2, 4, NullAlignMode::kGaussian);
     for (float v : x) EXPECT_TRUE(std::isfinite(v));
+    for (int32_t c = 0; c < 2; ++c) {
+        int64_t first = -1;
+        for (int64_t u = 0; u < 9; ++u) {
+            if (cls[u] != c) continue;
+            if (first < 0) {
+                first = u;
+                continue;
+            }
+            for (int32_t j = 0; j < dim; ++j)
+                EXPECT_NEAR(x[u * dim + j] - x0[u * dim + j], x[first * dim + j] - x0[first * dim + j], 1e-5)
+                    << "class " << c << " user " << u;
+        }
+    }
+    // the unlabelled user (u 6) does not move
+    for (int32_t j = 0; j < dim; ++j) EXPECT_EQ(x[6 * dim + j], x0[6 * dim + j]);
+}
+
+// The targets are fresh draws from the pooled Gaussian N(m, W): over many
+// seeds, the gap between the moved class means has mean 0 and variance
+// W (1 / n_0 + 1 / n_1) per coordinate (closed form; W = (n_0 1 + n_1 4) / n
+// within-class variance from the planted 1x and 2x scales), and with
+// kGaussian each class's variance (about its mean, divided by n_c) has mean
+// W (n_c - 1) / n_c, that of n_c independent draws.
+TEST(NullAlign, TargetsAreDrawsFromThePooledGaussian) {
+    const int32_t dim = 2;
+    const int64_t n = 140;
+    std::vector<float> x0;
+    std::vector<int32_t> cls;
+    Planted(n, dim, 3.0, 2.0, &x0, &cls);
+    const ClassStats a = Stats(x0, dim, cls, 2);
+    std::vector<double> nc(2, 0.0);
+    for (int32_t c : cls)
+        if (c >= 0) nc[c] += 1;
+    double w = 0;
+    for (int32_t c = 0; c < 2; ++c) w += nc[c] * a.spread[c] / dim;  // per-coordinate
+    w /= nc[0] + nc[1];
+    const int kSeeds = 2000;
+    for (NullAlignMode mode : {NullAlignMode::kMean, NullAlignMode::kGaussian}) {
+        double gap_sum = 0, gap2 = 0, var_sum[2] = {0, 0};
+        for (int seed = 1; seed <= kSeeds; ++seed) {
+            std::vector<float> x = x0;
+            NullAlign(x.data(), dim, n, dim, cls, 2, static_cast<uint64_t>(seed), mode);
+            const ClassStats b = Stats(x, dim, cls, 2);
+            const double g = b.mean[1][0] - b.mean[0][0];
+            gap_sum += g;
+            gap2 += g * g;
+            for (int32_t c = 0; c < 2; ++c) var_sum[c] += b.spread[c] / dim;
+        }
+        const double expected_var = w * (1 / nc[0] + 1 / nc[1]);
+        // standard errors over 2000 seeds: mean sqrt(v / 2000), variance v sqrt(2 / 2000)
+        EXPECT_NEAR(gap_sum / kSeeds, 0.0, 4 * std::sqrt(expected_var / kSeeds));
+        EXPECT_NEAR(gap2 / kSeeds / expected_var, 1.0, 4 * std::sqrt(2.0 / kSeeds));
+        if (mode == NullAlignMode::kGaussian) {
+            for (int32_t c = 0; c < 2; ++c)  // a mean of dim * 2000 chi-square(n_c - 1) / n_c
+                EXPECT_NEAR(var_sum[c] / kSeeds / (w * (nc[c] - 1) / nc[c]), 1.0,
+                            4 * std::sqrt(2.0 / ((nc[c] - 1) * dim * kSeeds)));
+        }
+    }
+}
+
+// Mean over `seeds` seeds of cross-validated kNN's and QDA's balanced
+// accuracy minus chance on n Gaussian users in dim dimensions, random
+// classes 0/1, class 1 scaled by `scale` in its first `spread_dims`
+// coordinates, after (align) or without the kGaussian step.
+void AttackersAfterTheStep(int32_t dim, int64_t n, int32_t spread_dims, double scale, int seeds, bool align,
+                           double out[2]) {
+    out[0] = out[1] = 0.0;
+    for (int seed = 1; seed <= seeds; ++seed) {
+        raid::Rng rng(static_cast<uint64_t>(100 + seed));
+        std::vector<float> x(static_cast<size_t>(n * dim));
+        std::vector<int32_t> cls(static_cast<size_t>(n));
+        std::vector<int64_t> ids(static_cast<size_t>(n));
+        for (int64_t u = 0; u < n; ++u) {
+            ids[u] = u;
+            cls[u] = static_cast<int32_t>(rng.Below(2));
+            for (int32_t j = 0; j < dim; ++j)
+                x[u * dim + j] = static_cast<float>((cls[u] == 1 && j < spread_dims ? scale : 1.0) * rng.Normal());
+        }
+        if (align)
+            NullAlign(x.data(), dim, n, dim, cls, 2, static_cast<uint64_t>(seed), NullAlignMode::kGaussian);
+        raid::AuditOptions o;
+        o.seed = static_cast<uint64_t>(seed);
+        o.attackers = raid::kAttackerKnn | raid::kAttackerQda;
+        raid::Audit audit(x.data(), ids.data(), cls.data(), n, dim, 2, o);
+        audit.Run();
+        const auto r = audit.Results();
+        ASSERT_EQ(r.size(), 2u);
+        for (int i = 0; i < 2; ++i) out[i] += (r[i].balanced_accuracy - 0.5) / seeds;
+    }
+}
+
+// The point of the step: Gaussian users whose labels carry signal only in
+// the spread are left with cross-validated kNN and QDA at chance, neither
+// above (signal left) nor below; and labels that carry nothing stay at
+// chance, which targets fitted to the same users did not give (kNN 0.078
+// below chance in the second case, d 64 and 900 users).
+TEST(NullAlign, GaussianModeLeavesAttackersAtChance) {
+    const char* name[2] = {"knn", "qda"};
+    double m[2];
+    AttackersAfterTheStep(32, 600, 16, 2.0, 4, false, m);
+    EXPECT_GT(m[1], 0.1) << "qda: the spread signal is there before";
+    AttackersAfterTheStep(32, 600, 16, 2.0, 4, true, m);
+    for (int i = 0; i < 2; ++i) EXPECT_NEAR(m[i], 0.0, 0.025) << name[i] << ", spread signal";
+    AttackersAfterTheStep(64, 900, 0, 1.0, 4, true, m);
+    for (int i = 0; i < 2; ++i) EXPECT_NEAR(m[i], 0.0, 0.025) << name[i] << ", no signal";
 }
 
 using raid_test::ExpectInvalid;

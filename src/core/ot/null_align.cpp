@@ -12,18 +12,17 @@
 namespace raid {
 namespace {
 
-constexpr uint64_t kTagNullGroups = 0x6e756c6cULL;
+constexpr uint64_t kTagNullDraws = 0x6e756c6cULL;
 constexpr int64_t kBlock = 1024;  // rows per GEMM block (and per interrupt check)
 constexpr size_t kMovePoll = 256;  // users moved per interrupt check (d^2 each, kGaussian)
 
 using MatrixD = Eigen::MatrixXd;
 using VectorD = Eigen::VectorXd;
 
-// The sum over `users` of (r - center)(r - center)^T, r = x - m_class,
+// The sum over `users` of r r^T, r = x - m_class,
 // in blocks of kBlock rows (Eigen GEMM, fixed order).
 MatrixD ScatterOf(const std::vector<int32_t>& users, const float* rows, int64_t stride, int32_t dim,
-                  const std::vector<int32_t>& user_class, const MatrixD& class_mean,
-                  const VectorD& center, RowMatrixD* block) {
+                  const std::vector<int32_t>& user_class, const MatrixD& class_mean, RowMatrixD* block) {
     MatrixD s = MatrixD::Zero(dim, dim);
     for (size_t b = 0; b < users.size(); b += kBlock) {
         ThrowIfInterrupted("null alignment");
@@ -32,7 +31,7 @@ MatrixD ScatterOf(const std::vector<int32_t>& users, const float* rows, int64_t 
             const int32_t u = users[b + i];
             const float* x = rows + static_cast<int64_t>(u) * stride;
             for (int32_t k = 0; k < dim; ++k)
-                (*block)(i, k) = x[k] - class_mean(k, user_class[u]) - center(k);
+                (*block)(i, k) = x[k] - class_mean(k, user_class[u]);
         }
         s.noalias() += block->topRows(m).transpose() * block->topRows(m);
     }
@@ -57,8 +56,8 @@ void SqrtAndInverse(const MatrixD& s, MatrixD* root, MatrixD* inverse_root) {
 
 double NullAlignMemory(int64_t n, int32_t dim, int32_t classes, NullAlignMode mode) {
     const double K = classes, d = dim;
-    double bytes = 8.0 * (2.0 * K * d + static_cast<double>(n));
-    if (mode == NullAlignMode::kGaussian) bytes += 8.0 * (2.0 * K * d * d + 6.0 * d * d + kBlock * d);
+    double bytes = 8.0 * (2.0 * K * d + static_cast<double>(n) + 4.0 * d * d + kBlock * d);
+    if (mode == NullAlignMode::kGaussian) bytes += 8.0 * (2.0 * K * d * d + 6.0 * d * d);
     return bytes;
 }
 
@@ -87,24 +86,9 @@ NullAlignSummary NullAlign(float* rows, int64_t stride, int64_t n, int32_t dim,
     for (size_t c = 0; c < K; ++c)
         if (members[c].empty()) throw InvalidArgument("class " + std::to_string(c) + " has no users");
     ThrowIfInterrupted("null alignment");
+    const double n_labelled = static_cast<double>(labelled.size());
 
-    // the partition: a seeded shuffle of the users with a class, cut into
-    // groups of the classes' sizes in class order
-    std::vector<std::vector<int32_t>> group(K);
-    {
-        std::vector<int32_t> perm = labelled;
-        Rng rng(Key(seed, kTagNullGroups));
-        for (size_t i = perm.size(); i > 1; --i)
-            std::swap(perm[i - 1], perm[static_cast<size_t>(rng.Below(i))]);
-        size_t next = 0;
-        for (size_t c = 0; c < K; ++c) {
-            group[c].assign(perm.begin() + static_cast<std::ptrdiff_t>(next),
-                            perm.begin() + static_cast<std::ptrdiff_t>(next + members[c].size()));
-            next += members[c].size();
-        }
-    }
-
-    // class means (column c), the pooled mean, the groups' residual means
+    // class means (column c) and the pooled mean
     MatrixD class_mean = MatrixD::Zero(dim, static_cast<Eigen::Index>(K));
     for (size_t c = 0; c < K; ++c) {
         for (int32_t u : members[c]) {
@@ -115,38 +99,62 @@ NullAlignSummary NullAlign(float* rows, int64_t stride, int64_t n, int32_t dim,
     }
     VectorD pooled = VectorD::Zero(dim);
     for (size_t c = 0; c < K; ++c) pooled += class_mean.col(c) * static_cast<double>(members[c].size());
-    pooled /= static_cast<double>(labelled.size());
-    MatrixD target = MatrixD::Zero(dim, static_cast<Eigen::Index>(K));  // m + mean(r over R_c)
+    pooled /= n_labelled;
+
+    // the class scatters (kept for kGaussian) and W, its square root
+    RowMatrixD block(kBlock, dim);
+    std::vector<MatrixD> class_scatter(mode == NullAlignMode::kGaussian ? K : 0);
+    MatrixD w = MatrixD::Zero(dim, dim);
     for (size_t c = 0; c < K; ++c) {
-        VectorD s = VectorD::Zero(dim);
-        for (int32_t u : group[c]) {
-            const float* x = rows + static_cast<int64_t>(u) * stride;
-            for (int32_t k = 0; k < dim; ++k) s(k) += x[k] - class_mean(k, user_class[u]);
-        }
-        target.col(c) = pooled + s / static_cast<double>(group[c].size());
+        MatrixD s = ScatterOf(members[c], rows, stride, dim, user_class, class_mean, &block);
+        w += s;
+        if (mode == NullAlignMode::kGaussian) class_scatter[c] = std::move(s);
+    }
+    w /= n_labelled;
+    MatrixD w_root;
+    ThrowIfInterrupted("null alignment");
+    SqrtAndInverse(0.5 * (w + w.transpose()), &w_root, nullptr);
+
+    // the targets' means: g_c ~ N(0, W / n_c), centred so that the pooled
+    // mean stays (sum_c n_c t_c = n m)
+    Rng rng(Key(seed, kTagNullDraws));
+    MatrixD target(dim, static_cast<Eigen::Index>(K));
+    VectorD z(dim);
+    for (size_t c = 0; c < K; ++c) {
+        for (int32_t k = 0; k < dim; ++k) z(k) = rng.Normal();
+        target.col(c) = w_root * z / std::sqrt(static_cast<double>(members[c].size()));
+    }
+    {
+        VectorD drift = VectorD::Zero(dim);
+        for (size_t c = 0; c < K; ++c) drift += target.col(c) * static_cast<double>(members[c].size());
+        drift /= n_labelled;
+        for (size_t c = 0; c < K; ++c) target.col(c) += pooled - drift;
     }
 
-    // the maps M_c (kGaussian)
+    // the maps M_c (kGaussian): A_c the class's residual covariance, B_c the
+    // covariance (about their own mean) of n_c fresh draws from N(0, W)
     std::vector<MatrixD> map;
     if (mode == NullAlignMode::kGaussian) {
-        RowMatrixD block(kBlock, dim);
-        const VectorD zero = VectorD::Zero(dim);
-        std::vector<MatrixD> class_scatter(K);
-        MatrixD w = MatrixD::Zero(dim, dim);
-        for (size_t c = 0; c < K; ++c) {
-            class_scatter[c] = ScatterOf(members[c], rows, stride, dim, user_class, class_mean, zero, &block);
-            w += class_scatter[c];
-        }
-        w /= static_cast<double>(labelled.size());
-        const double k = 0.3 * dim;
         map.resize(K);
         for (size_t c = 0; c < K; ++c) {
-            const double nc = static_cast<double>(members[c].size());
-            const VectorD group_center = target.col(c) - pooled;
-            const MatrixD a = (class_scatter[c] + k * w) / (nc + k);
-            const MatrixD b =
-                (ScatterOf(group[c], rows, stride, dim, user_class, class_mean, group_center, &block) + k * w) /
-                (nc + k);
+            const int64_t nc = static_cast<int64_t>(members[c].size());
+            if (nc <= dim) {  // singular A_c: keep the residuals (see the header)
+                map[c] = MatrixD::Identity(dim, dim);
+                continue;
+            }
+            MatrixD draws = MatrixD::Zero(dim, dim);
+            VectorD draw_sum = VectorD::Zero(dim);
+            for (int64_t b = 0; b < nc; b += kBlock) {
+                ThrowIfInterrupted("null alignment");
+                const int64_t m = std::min<int64_t>(kBlock, nc - b);
+                for (int64_t i = 0; i < m; ++i)
+                    for (int32_t k = 0; k < dim; ++k) block(i, k) = rng.Normal();
+                draws.noalias() += block.topRows(m).transpose() * block.topRows(m);
+                draw_sum += block.topRows(m).colwise().sum().transpose();
+            }
+            draws -= draw_sum * draw_sum.transpose() / static_cast<double>(nc);
+            const MatrixD b = w_root * (draws / static_cast<double>(nc)) * w_root;
+            const MatrixD a = class_scatter[c] / static_cast<double>(nc);
             MatrixD a_root, a_inv_root, middle_root;
             ThrowIfInterrupted("null alignment");  // each d x d eigenproblem: up to ~1 s at d 1024
             SqrtAndInverse(a, &a_root, &a_inv_root);

@@ -10,34 +10,52 @@
 // chance, which an attacker reads as signal by flipping its predictions (the
 // 0.1.0 pull ended 0.066 below chance on MovieLens age groups this way, and
 // 0.16 below on random labels).  Under random labels the folds' differences
-// are independent; mapping each class onto a random group of its size
-// restores exactly that (the noise floor).
+// are independent; the step restores exactly that (the noise floor).
+//
+// Why fresh draws and not the data's own users: the step first mapped each
+// class onto a random partition of the users themselves (their residuals'
+// mean and covariance).  Those targets share users with the classes, and
+// the shared part is again fold-correlated: on Gaussian users whose labels
+// carry nothing (d 64, 900 users) kNN read 0.078 below chance, QDA 0.031
+// below (BENCHMARKS.md, "Fresh targets").  The targets are now drawn from
+// the seed, independent of every user, from the pooled Gaussian model
+// N(m, W).  For Gaussian embeddings the moved classes are then distributed
+// as random groups are: each class's sample mean and covariance are those
+// of n_c independent draws, whatever they were.
 //
 // Vocabulary (n_c users in class c, only users with a class take part):
 //   m_c, m      the mean of class c, of all users with a class
 //   r           a user's residual x - m_c (its class's signal removed)
-//   group R_c   a random partition of the users into groups of the classes'
-//               sizes, drawn from the seed; R_c holds n_c users of any class
 //   W           the pooled within-class covariance, mean of r r^T
-//   shrink(S)   (n_c S + k W) / (n_c + k) with k = 0.3 dim: small classes
-//               borrow the pooled shape instead of fitting their own noise
-//   A_c, B_c    shrink(covariance of the residuals of class c), of group R_c
+//   t_c         the class's target mean: m + g_c - sum_c' n_c' g_c' / n,
+//               g_c ~ N(0, W / n_c) drawn from the seed (the pooled mean stays)
+//   A_c         the covariance of the residuals of class c
+//   B_c         the covariance (about their mean) of n_c fresh draws from
+//               N(0, W): a Wishart(n_c - 1, W) / n_c draw
 //
 // Modes (x of class c becomes x'):
-//   kMean       x' = m + mean(r over R_c) + r
-//   kGaussian   x' = m + mean(r over R_c) + M_c r, with M_c the W2-optimal
-//               (Monge) map from N(0, A_c) to N(0, B_c):
+//   kMean       x' = t_c + r
+//   kGaussian   x' = t_c + M_c r, with M_c the W2-optimal (Monge) map from
+//               N(0, A_c) to N(0, B_c):
 //               M_c = A^-1/2 (A^1/2 B A^1/2)^1/2 A^-1/2
-// Both use residuals, not the raw rows of R_c, so that the targets carry no
-// class signal.  Neither removes leakage by itself in all cases: kMean
-// leaves differences in spread, kGaussian fits K covariances and on many
-// small classes can add more than it removes.  The trainer (src/pg/train.c)
-// therefore audits the embeddings as they are and after each mode, and keeps
-// the least leaky (BENCHMARKS.md, "Calibrated alignment").
+//               (so M_c A_c M_c = B_c), for classes with n_c > dim.  A class
+//               with n_c <= dim has a singular A_c: its residuals span a
+//               subspace, and a map estimated from them moves that subspace
+//               by noise, not signal.  Such a class keeps its residuals
+//               (M_c = I, only its mean moves): on MovieLens 100K age groups
+//               (d 64, groups of 36-310 users, two of them under 64)
+//               mapping those two as well cost 6% more of NDCG@10 for
+//               0.007 less leakage (BENCHMARKS.md, "Fresh targets").
+// Neither removes leakage by itself in all cases: kMean leaves differences
+// in spread, and neither touches what is not Gaussian (shape beyond the
+// covariance).  The trainer (src/pg/train.c) therefore audits the embeddings
+// as they are and after each mode, and keeps the least leaky (BENCHMARKS.md,
+// "Calibrated alignment").
 //
-// Cost: O(n d) for kMean; O(n d^2 + K d^3) for kGaussian; one thread, fixed
-// summation order (deterministic).  Memory: 8 (2 K d^2 + 2 K d + 1024 d) +
-// 8 n bytes for kGaussian, 8 (2 K d + n) for kMean.
+// Cost: O(n d^2 + K d^3) and n d normal draws for kGaussian, O(n d^2 + d^3)
+// for kMean; one thread, fixed summation order (deterministic).  Memory:
+// 8 (2 K d + n + 4 d^2 + 1024 d) bytes for kMean, plus 8 (2 K d^2 + 6 d^2)
+// for kGaussian.
 #ifndef RAID_CORE_OT_NULL_ALIGN_H
 #define RAID_CORE_OT_NULL_ALIGN_H
 
@@ -61,7 +79,7 @@ double NullAlignMemory(int64_t n, int32_t dim, int32_t classes, NullAlignMode mo
 
 // Moves the rows of every class (user_class[r] in 0 .. classes-1, -1 = none)
 // of the n x dim table `rows` (row stride `stride` floats) as described
-// above, with the partition drawn from seed.  Throws InvalidArgument for bad
+// above, with the targets drawn from seed.  Throws InvalidArgument for bad
 // sizes or classes, fewer than 2 classes or an empty class; Interrupted if
 // the interrupt check asks to stop (then some rows may have moved: callers
 // that must keep the rows align a copy).
