@@ -101,18 +101,23 @@ SELECT metrics->'defense'->'target_met' AS target_met FROM raid.models WHERE nam
 -- adapt: the end of Phase I is the gate (the pull runs at the eta asked for
 -- only if an attacker exceeds the target plus the noise floor, else pauses at 0); later checkpoints
 -- resume a paused pull on leakage, double a running one while any attacker is above the
--- bar, else halve it while the strongest is below (within [eta / 8, 4 eta] of the 0.25
--- asked for); `above` is the largest signed deviation, so at least `deviation`
+-- bar both as the embeddings are and after the Gaussian step (above_after_step, audited
+-- only when the first holds), else halve it while the strongest is below (within
+-- [eta / 8, 4 eta] of the 0.25 asked for); `above` is the largest signed deviation, so
+-- at least `deviation`
 SELECT users FROM raid.train('m_adapt', 'syn_inter', attributes => 'syn_users', attribute_col => 'attribute',
     defense => 'raid', options => '{"dim": 8, "epochs": 10, "phase1_epochs": 2, "seed": 5, "threads": 1, "adapt": true, "checkpoints": 3}');
 SELECT c->>'epoch' AS epoch, (c->>'next_eta')::float8 > 0 AS pulling,
        CASE WHEN (c->>'epoch')::int = 2 OR (c->>'eta')::float8 = 0
             THEN (c->>'next_eta')::float8 = CASE WHEN (c->>'above')::float8 > bar THEN 0.25 ELSE 0 END
-            WHEN (c->>'above')::float8 > bar THEN (c->>'next_eta')::float8 = least(2 * (c->>'eta')::float8, 1.0)
+            WHEN (c->>'above')::float8 > bar AND (c->>'above_after_step')::float8 > bar
+            THEN (c->>'next_eta')::float8 = least(2 * (c->>'eta')::float8, 1.0)
             WHEN (c->>'deviation')::float8 < -bar
             THEN (c->>'next_eta')::float8 = greatest((c->>'eta')::float8 / 2, 0.25 / 8)
             ELSE (c->>'next_eta')::float8 = (c->>'eta')::float8 END AS rule_followed,
-       (c->>'above')::float8 >= (c->>'deviation')::float8 AS above_consistent
+       (c->>'above')::float8 >= (c->>'deviation')::float8 AS above_consistent,
+       (c ? 'above_after_step') = ((c->>'epoch')::int > 2 AND (c->>'eta')::float8 > 0
+                                   AND (c->>'above')::float8 > bar) AS step_audited
 FROM raid.models, jsonb_array_elements(metrics->'defense'->'checkpoints') c,
      LATERAL (SELECT 0.03 + (c->>'noise_floor')::float8 AS bar) b
 WHERE name = 'm_adapt';
