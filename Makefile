@@ -53,3 +53,8 @@ unit:
 bench:
 	cmake -S tests -B build/tests -DCMAKE_BUILD_TYPE=Release >/dev/null
 	cmake --build build/tests -j2 --target raid_bench
+
+# Rewrites the option tables of docs/reference.md from src/core/raid_options.h.
+.PHONY: reference
+reference: unit
+	RAID_UPDATE_REFERENCE=1 build/tests/raid_unit --gtest_filter=Reference.OptionTablesMatchTheOptionLists

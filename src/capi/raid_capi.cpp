@@ -31,6 +31,7 @@
 #include "../core/data/dataset.h"
 #include "../core/data/synthetic.h"
 #include "../core/eval/ranking.h"
+#include "../core/options.h"
 #include "../core/ot/null_align.h"
 #include "../core/train/mf.h"
 
@@ -89,6 +90,12 @@ void Require(const void* p, const char* what) {
     if (p == nullptr) throw raid::InvalidArgument(std::string(what) + " must not be null");
 }
 
+// Validates options through their core class (ranges plus any cross-field checks).
+void ValidateGroup(const raid_mf_options& o) { raid::MfOptions(o).Validate(); }
+void ValidateGroup(const raid_defense_options& o) { raid::DefenseOptions(o).Validate(); }
+void ValidateGroup(const raid_audit_options& o) { raid::AuditOptions(o).Validate(); }
+void ValidateGroup(const raid_synthetic_options& o) { raid::SyntheticOptions(o).Validate(); }
+
 // Throws InvalidArgument unless the dataset exists and is finalized.
 const raid::Dataset& FinalizedDataset(const raid_dataset* ds) {
     Require(ds, "dataset");
@@ -96,40 +103,11 @@ const raid::Dataset& FinalizedDataset(const raid_dataset* ds) {
     return ds->impl;
 }
 
-// Converts C MF options to core options.
-raid::MfOptions ToCore(const raid_mf_options& o) {
-    raid::MfOptions c;
-    c.dim = o.dim;
-    c.epochs = o.epochs;
-    c.lr = o.lr;
-    c.negatives = o.negatives;
-    c.l2 = o.l2;
-    c.init_std = o.init_std;
-    c.seed = o.seed;
-    c.threads = o.threads;
-    c.chunk = o.chunk;
-    return c;
-}
-
 // The C signal kinds are the core's, value for value.
 static_assert(int{RAID_SIGNAL_MEAN} == int{raid::kSignalMean} &&
                   int{RAID_SIGNAL_COVARIANCE} == int{raid::kSignalCovariance} &&
                   int{RAID_SIGNAL_NONLINEAR} == int{raid::kSignalNonlinear},
               "raid_signal_kind must match raid::SignalKind");
-
-// Converts C synthetic options to core options.
-raid::SyntheticOptions ToCore(const raid_synthetic_options& o) {
-    raid::SyntheticOptions c;
-    c.n_users = o.n_users;
-    c.n_items = o.n_items;
-    c.interactions_per_user = o.interactions_per_user;
-    c.classes = o.classes;
-    c.signal = o.signal;
-    c.seed = o.seed;
-    c.threads = o.threads;
-    c.signal_kind = o.signal_kind;
-    return c;
-}
 
 // Copies core evaluation metrics to the C struct.
 void ToC(const raid::RankingMetrics& m, raid_eval_result* out) {
@@ -233,24 +211,14 @@ void raid_dataset_free(raid_dataset* ds) { delete ds; }
 
 // Fills the documented defaults.
 void raid_mf_options_default(raid_mf_options* opts) {
-    if (opts == nullptr) return;
-    const raid::MfOptions d;
-    opts->dim = d.dim;
-    opts->epochs = d.epochs;
-    opts->lr = d.lr;
-    opts->negatives = d.negatives;
-    opts->l2 = d.l2;
-    opts->init_std = d.init_std;
-    opts->seed = d.seed;
-    opts->threads = d.threads;
-    opts->chunk = d.chunk;
+    if (opts != nullptr) raid::SetOptionDefaults(RAID_OPTION_GROUP_MF, opts);
 }
 
 // Checks every field; the message names the first bad one.
 raid_status raid_mf_options_validate(const raid_mf_options* opts, raid_error* err) {
     return Guard(err, [&] {
         Require(opts, "options");
-        ToCore(*opts).Validate();
+        ValidateGroup(*opts);
     });
 }
 
@@ -261,7 +229,7 @@ raid_trainer* raid_mf_create(const raid_dataset* ds, const raid_mf_options* opts
         Require(opts, "options");
         const raid::Dataset& d = FinalizedDataset(ds);
         auto holder = std::make_unique<raid_trainer>();
-        holder->impl = std::make_unique<raid::MfTrainer>(d, ToCore(*opts));
+        holder->impl = std::make_unique<raid::MfTrainer>(d, *opts);
         tr = holder.release();
     });
     return tr;
@@ -348,23 +316,14 @@ raid_status raid_topk(const float* user, const float* items, int64_t n_items, in
 
 // Fills the documented defaults.
 void raid_synthetic_options_default(raid_synthetic_options* opts) {
-    if (opts == nullptr) return;
-    const raid::SyntheticOptions d;
-    opts->n_users = d.n_users;
-    opts->n_items = d.n_items;
-    opts->interactions_per_user = d.interactions_per_user;
-    opts->classes = d.classes;
-    opts->signal = d.signal;
-    opts->seed = d.seed;
-    opts->threads = d.threads;
-    opts->signal_kind = d.signal_kind;
+    if (opts != nullptr) raid::SetOptionDefaults(RAID_OPTION_GROUP_SYNTHETIC, opts);
 }
 
 // Checks every field; the message names the first bad one.
 raid_status raid_synthetic_options_validate(const raid_synthetic_options* opts, raid_error* err) {
     return Guard(err, [&] {
         Require(opts, "options");
-        ToCore(*opts).Validate();
+        ValidateGroup(*opts);
     });
 }
 
@@ -374,7 +333,7 @@ raid_synthetic* raid_synthetic_generate(const raid_synthetic_options* opts, raid
     Guard(err, [&] {
         Require(opts, "options");
         auto holder = std::make_unique<raid_synthetic>();
-        holder->impl = raid::GenerateSynthetic(ToCore(*opts));
+        holder->impl = raid::GenerateSynthetic(*opts);
         s = holder.release();
     });
     return s;
@@ -426,30 +385,6 @@ static_assert(RAID_MAX_ATTACKERS == sizeof(raid::kAttackerOrder) / sizeof(raid::
 
 namespace {
 
-// Converts C audit options to core options.
-raid::AuditOptions ToCore(const raid_audit_options& o) {
-    raid::AuditOptions c;
-    c.folds = o.folds;
-    c.seed = o.seed;
-    c.threads = o.threads;
-    c.attackers = o.attackers;
-    c.balance = o.balance;
-    c.mlp_hidden = o.mlp_hidden;
-    c.mlp_max_epochs = o.mlp_max_epochs;
-    c.mlp_batch = o.mlp_batch;
-    c.mlp_lr = o.mlp_lr;
-    c.mlp_l2 = o.mlp_l2;
-    c.mlp_validation = o.mlp_validation;
-    c.mlp_patience = o.mlp_patience;
-    c.logistic_c = o.logistic_c;
-    c.logistic_max_iter = o.logistic_max_iter;
-    c.knn_k = o.knn_k;
-    c.qda_reg = o.qda_reg;
-    c.rbf_features = o.rbf_features;
-    c.rbf_c = o.rbf_c;
-    return c;
-}
-
 // Copies one attacker's core result to the C struct (unused fold slots are 0).
 void ToC(const raid::AttackResult& r, raid_attack_result* out) {
     std::memset(out, 0, sizeof(*out));
@@ -489,33 +424,14 @@ extern "C" {
 
 // Fills the documented defaults.
 void raid_audit_options_default(raid_audit_options* opts) {
-    if (opts == nullptr) return;
-    const raid::AuditOptions d;
-    opts->folds = d.folds;
-    opts->seed = d.seed;
-    opts->threads = d.threads;
-    opts->attackers = d.attackers;
-    opts->balance = d.balance;
-    opts->mlp_hidden = d.mlp_hidden;
-    opts->mlp_max_epochs = d.mlp_max_epochs;
-    opts->mlp_batch = d.mlp_batch;
-    opts->mlp_lr = d.mlp_lr;
-    opts->mlp_l2 = d.mlp_l2;
-    opts->mlp_validation = d.mlp_validation;
-    opts->mlp_patience = d.mlp_patience;
-    opts->logistic_c = d.logistic_c;
-    opts->logistic_max_iter = d.logistic_max_iter;
-    opts->knn_k = d.knn_k;
-    opts->qda_reg = d.qda_reg;
-    opts->rbf_features = d.rbf_features;
-    opts->rbf_c = d.rbf_c;
+    if (opts != nullptr) raid::SetOptionDefaults(RAID_OPTION_GROUP_AUDIT, opts);
 }
 
 // Checks every field; the message names the first bad one.
 raid_status raid_audit_options_validate(const raid_audit_options* opts, raid_error* err) {
     return Guard(err, [&] {
         Require(opts, "options");
-        ToCore(*opts).Validate();
+        ValidateGroup(*opts);
     });
 }
 
@@ -528,7 +444,7 @@ raid_audit* raid_audit_create(const float* X, const int64_t* ids, const int32_t*
         Require(opts, "options");
         auto holder = std::make_unique<raid_audit>();
         holder->impl =
-            std::make_unique<raid::Audit>(X, ids, labels, n, dim, classes, ToCore(*opts));
+            std::make_unique<raid::Audit>(X, ids, labels, n, dim, classes, *opts);
         audit = holder.release();
     });
     return audit;
@@ -590,45 +506,20 @@ void raid_audit_free(raid_audit* audit) { delete audit; }
 
 namespace {
 
-// Converts C defense options to core options.
-raid::DefenseOptions ToCore(const raid_defense_options& o) {
-    raid::DefenseOptions c;
-    c.phase1_epochs = o.phase1_epochs;
-    c.eta = o.eta;
-    c.tau = o.tau;
-    c.xi = o.xi;
-    c.m = o.m;
-    c.sinkhorn_iters = o.sinkhorn_iters;
-    c.sinkhorn_tol = o.sinkhorn_tol;
-    c.sample = o.sample;
-    c.barycenter_iters = o.barycenter_iters;
-    return c;
-}
-
 }  // namespace
 
 extern "C" {
 
 // Fills the documented defaults.
 void raid_defense_options_default(raid_defense_options* opts) {
-    if (opts == nullptr) return;
-    const raid::DefenseOptions d;
-    opts->phase1_epochs = d.phase1_epochs;
-    opts->eta = d.eta;
-    opts->tau = d.tau;
-    opts->xi = d.xi;
-    opts->m = d.m;
-    opts->sinkhorn_iters = d.sinkhorn_iters;
-    opts->sinkhorn_tol = d.sinkhorn_tol;
-    opts->sample = d.sample;
-    opts->barycenter_iters = d.barycenter_iters;
+    if (opts != nullptr) raid::SetOptionDefaults(RAID_OPTION_GROUP_DEFENSE, opts);
 }
 
 // Checks every field; the message names the first bad one.
 raid_status raid_defense_options_validate(const raid_defense_options* opts, raid_error* err) {
     return Guard(err, [&] {
         Require(opts, "options");
-        ToCore(*opts).Validate();
+        ValidateGroup(*opts);
     });
 }
 
@@ -642,7 +533,7 @@ raid_status raid_mf_set_defense(raid_trainer* tr, const int32_t* user_class, int
         Require(opts, "options");
         const size_t n = static_cast<size_t>(tr->impl->n_users());
         tr->impl->SetDefense(std::vector<int32_t>(user_class, user_class + n), classes,
-                             ToCore(*opts));
+                             *opts);
     });
 }
 
@@ -727,6 +618,33 @@ raid_status raid_mf_get_defense_summary(const raid_trainer* tr, int32_t attribut
         out->class_distance_after = s.class_distance_after;
         out->spread_before = s.spread_before;
         out->spread_after = s.spread_after;
+    });
+}
+
+/* ---------------------------------------------------------------- options */
+
+// The options of a group (NULL for an unknown group).
+const raid_option_info* raid_option_infos(raid_option_group group, int32_t* n) {
+    int count = 0;
+    const raid_option_info* infos = nullptr;
+    Guard(nullptr, [&] { infos = raid::OptionInfos(group, &count); });
+    if (n != nullptr) *n = count;
+    return infos;
+}
+
+// Fills a group's struct with its defaults.
+raid_status raid_options_default(raid_option_group group, void* opts, raid_error* err) {
+    return Guard(err, [&] {
+        Require(opts, "options");
+        raid::SetOptionDefaults(group, opts);
+    });
+}
+
+// Checks a group's struct against the declared ranges.
+raid_status raid_options_validate(raid_option_group group, const void* opts, raid_error* err) {
+    return Guard(err, [&] {
+        Require(opts, "options");
+        raid::ValidateOptions(group, opts);
     });
 }
 

@@ -37,6 +37,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../core/raid_options.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -146,18 +148,12 @@ void		raid_dataset_free(raid_dataset *ds);
  * Matrix factorisation trainer
  * ------------------------------------------------------------------------ */
 
-typedef struct raid_mf_options
-{
-	int32_t		dim;			/* embedding dimension, default 64, 1..1024 */
-	int32_t		epochs;			/* passes over the training pairs, default 30 */
-	double		lr;				/* learning rate, > 0 */
-	int32_t		negatives;		/* sampled negatives per positive, 0..1000 */
-	double		l2;				/* L2 penalty, >= 0 */
-	double		init_std;		/* std. deviation of the initial weights, > 0 */
-	uint64_t	seed;			/* every random choice derives from it */
-	int32_t		threads;		/* OpenMP threads, 0 = default */
-	int64_t		chunk;			/* positives per step() call, > 0 */
-} raid_mf_options;
+
+/*
+ * raid_mf_options and the other option structs (raid_defense_options,
+ * raid_audit_options, raid_synthetic_options, ...) are declared by their
+ * option lists in raid_options.h, with their defaults and ranges.
+ */
 
 /* Fills the documented defaults. */
 void		raid_mf_options_default(raid_mf_options *opts);
@@ -256,17 +252,6 @@ typedef enum raid_signal_kind
 								 * means and covariances */
 } raid_signal_kind;
 
-typedef struct raid_synthetic_options
-{
-	int64_t		n_users;		/* >= 2 */
-	int64_t		n_items;		/* >= 2 */
-	int32_t		interactions_per_user;	/* mean, >= 1, < n_items */
-	int32_t		classes;		/* attribute classes, 2..64 */
-	double		signal;			/* strength of the attribute's effect, >= 0 */
-	uint64_t	seed;
-	int32_t		threads;
-	int32_t		signal_kind;	/* a raid_signal_kind, default RAID_SIGNAL_MEAN */
-} raid_synthetic_options;
 
 void		raid_synthetic_options_default(raid_synthetic_options *opts);
 raid_status raid_synthetic_options_validate(const raid_synthetic_options *opts,
@@ -291,59 +276,7 @@ void		raid_synthetic_free(raid_synthetic *s);
  * Leakage audits: attribute-inference attackers under cross-validation
  * ------------------------------------------------------------------------ */
 
-/*
- * Attackers, usable as bits of raid_audit_options.attackers.  kNN finds
- * nonlinear leakage and QDA second-order leakage (class covariances that
- * differ where the class means agree), which logistic regression misses.
- */
-typedef enum raid_attacker_kind
-{
-	RAID_ATTACKER_MLP = 1,		/* one hidden ReLU layer, Adam, early stopping */
-	RAID_ATTACKER_LOGISTIC = 2, /* multinomial logistic regression, L2 */
-	RAID_ATTACKER_KNN = 4,		/* k nearest neighbours, Euclidean, uniform votes */
-	RAID_ATTACKER_QDA = 8,		/* Gaussian classes with their own regularised
-								 * covariances (quadratic discriminant analysis) */
-	RAID_ATTACKER_RBF = 16		/* RBF-kernel classifier (random Fourier features
-								 * and logistic regression); opt-in */
-} raid_attacker_kind;
 
-/* The default mask: every attacker but the opt-in RBF one. */
-#define RAID_ATTACKERS_ALL (RAID_ATTACKER_MLP | RAID_ATTACKER_LOGISTIC | \
-							RAID_ATTACKER_KNN | RAID_ATTACKER_QDA)
-
-/* The most results an audit returns (one per attacker). */
-#define RAID_MAX_ATTACKERS 5
-
-#define RAID_MAX_FOLDS 20
-
-typedef struct raid_audit_options
-{
-	int32_t		folds;			/* stratified folds, default 5, 2..RAID_MAX_FOLDS */
-	uint64_t	seed;			/* folds, balancing, initialisation; default 42 */
-	int32_t		threads;		/* OpenMP threads, 0 = default */
-	int32_t		attackers;		/* bit mask of raid_attacker_kind, 1..31, default
-								 * RAID_ATTACKERS_ALL (all but RBF) */
-	int32_t		balance;		/* 1 (default): downsample each training fold to
-								 * its smallest class; 0: keep it as it is */
-	int32_t		mlp_hidden;		/* hidden units, default 100, 1..4096 */
-	int32_t		mlp_max_epochs; /* default 200, 1..100000 */
-	int32_t		mlp_batch;		/* minibatch size, default 200 */
-	double		mlp_lr;			/* Adam step size, default 1e-3 */
-	double		mlp_l2;			/* L2 penalty (scikit-learn's alpha), default 1e-4 */
-	double		mlp_validation; /* inner validation fraction for early stopping,
-								 * default 0.1, in (0, 0.5] */
-	int32_t		mlp_patience;	/* epochs without validation improvement before
-								 * stopping, default 10 */
-	double		logistic_c;		/* inverse L2 strength as in scikit-learn, default 1 */
-	int32_t		logistic_max_iter;	/* optimiser iterations, default 200 */
-	int32_t		knn_k;			/* neighbours that vote, default 15, 1..1000; capped
-								 * at the fold's training users */
-	double		qda_reg;		/* covariance shrinkage toward the identity (in the
-								 * standardised space) as scikit-learn's reg_param:
-								 * (1 - r) Sigma + r I; default 0.1, 0..1 */
-	int32_t		rbf_features;	/* random Fourier features, default 1024, 16..16384 */
-	double		rbf_c;			/* inverse L2 strength of the RBF attacker, default 1 */
-} raid_audit_options;
 
 void		raid_audit_options_default(raid_audit_options *opts);
 raid_status raid_audit_options_validate(const raid_audit_options *opts,
@@ -423,23 +356,6 @@ void		raid_audit_free(raid_audit *audit);
  * embeddings toward a shared Wasserstein barycenter during training
  * ------------------------------------------------------------------------ */
 
-typedef struct raid_defense_options
-{
-	int32_t		phase1_epochs;	/* epochs of plain recommendation loss first, default 5 */
-	double		eta;			/* weight of the defense term, > 0 */
-	double		tau;			/* entropic regularisation, relative to the median
-								 * squared distance between users and support,
-								 * 1e-6 .. 100 */
-	int32_t		xi;				/* recompute barycenter and couplings every xi
-								 * steps (sub-steps of the training schedule), >= 1 */
-	int32_t		m;				/* barycenter support size, >= 2 */
-	int32_t		sinkhorn_iters; /* Sinkhorn iteration cap */
-	double		sinkhorn_tol;	/* tolerance on the marginal error */
-	int32_t		sample;			/* users per class used for the barycenter
-								 * (0 = all), seeded */
-	int32_t		barycenter_iters;	/* fixed-point updates of the support per
-									 * recomputation */
-} raid_defense_options;
 
 void		raid_defense_options_default(raid_defense_options *opts);
 raid_status raid_defense_options_validate(const raid_defense_options *opts,
@@ -532,6 +448,20 @@ raid_status raid_null_align(float *rows, int64_t n, int32_t dim, const int32_t *
 raid_status raid_mf_get_defense_summary(const raid_trainer *tr, int32_t attribute,
 										raid_defense_summary *out,
 										raid_error *err);
+
+/* ------------------------------------------------------------------------
+ * Options by group (raid_options.h)
+ * ------------------------------------------------------------------------ */
+
+/* The options of a group in declaration order, *n their count; NULL for an unknown group. */
+const raid_option_info *raid_option_infos(raid_option_group group, int32_t *n);
+
+/* Fills a group's struct (a raid_<group>_options) with its defaults. */
+raid_status raid_options_default(raid_option_group group, void *opts, raid_error *err);
+
+/* Checks every option of a group's struct against its declared range. */
+raid_status raid_options_validate(raid_option_group group, const void *opts,
+								  raid_error *err);
 
 #ifdef __cplusplus
 }

@@ -519,9 +519,9 @@ run_audit(FunctionCallInfo fcinfo, const AuditSource *src, RaidAuditOptions *opt
 	read_rows(src, &d, keep);
 	assign_classes(&d, src->attribute_col, opts->core.folds, src->empty_hint);
 
-	n_real = attack(&d, d.classes, opts, handle, results, opts->store_folds ? &plan : NULL,
-					0.0, opts->null_run ? 0.5 : 1.0, "attacking");
-	if (opts->null_run)
+	n_real = attack(&d, d.classes, opts, handle, results, opts->run.store_folds ? &plan : NULL,
+					0.0, opts->run.null_run ? 0.5 : 1.0, "attacking");
+	if (opts->run.null_run)
 	{
 		n_null = attack(&d, shuffled_labels(&d, opts->core.seed), opts, handle, results + n_real,
 						NULL, 0.5, 1.0, "attacking shuffled labels");
@@ -566,7 +566,7 @@ run_audit(FunctionCallInfo fcinfo, const AuditSource *src, RaidAuditOptions *opt
 		v[12] = Float8GetDatum(r->chance);
 		v[13] = Float8GetDatum(r->seconds);
 		v[14] = CStringGetTextDatum(details_json(opts, &d, r, is_null_run ? NULL : plan,
-												 opts->null_run ? noise_floor : -1.0));
+												 opts->run.null_run ? noise_floor : -1.0));
 		v[15] = ObjectIdGetDatum(sw.caller);
 		v[16] = Float8GetDatum(leakage(r));
 		v[17] = BoolGetDatum(i == strongest);

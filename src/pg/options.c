@@ -17,58 +17,36 @@
 
 #include "raid_pg.h"
 
-typedef enum OptionKind
+/*
+ * The options of one SQL function: sections of option groups (raid_options.h),
+ * each at an offset into the function's options struct.  Defense sections
+ * apply only with defense => 'raid'.
+ */
+typedef struct OptionSection
 {
-	OPTION_INT32,				/* int32 field */
-	OPTION_UINT64,				/* uint64 field (seeds): 0 .. INT64_MAX */
-	OPTION_FLOAT,				/* double field */
-	OPTION_BOOL,				/* bool field */
-	OPTION_BOOL_INT32,			/* JSON boolean stored as int32 0/1 */
-	OPTION_ATTACKERS			/* JSON array of attacker names -> int32 bit mask */
-} OptionKind;
+	raid_option_group group;
+	size_t		offset;
+	bool		raid_only;
+} OptionSection;
 
+/* One option of a section, resolved to its place in the options struct. */
 typedef struct OptionSpec
 {
-	const char *name;
-	OptionKind	kind;
-	double		min;
-	double		max;
-	bool		min_exclusive;
+	const raid_option_info *info;
 	size_t		offset;
-	int			group;			/* OPTION_GROUP_* this option belongs to */
+	bool		raid_only;
 } OptionSpec;
 
-#define OPTION_GROUP_ALWAYS 0
-#define OPTION_GROUP_RAID 1		/* only with defense => 'raid' */
+static const OptionSection train_sections[] = {
+	{RAID_OPTION_GROUP_MF, offsetof(RaidTrainOptions, mf), false},
+	{RAID_OPTION_GROUP_TRAIN, offsetof(RaidTrainOptions, train), false},
+	{RAID_OPTION_GROUP_DEFENSE, offsetof(RaidTrainOptions, defense), true},
+	{RAID_OPTION_GROUP_TARGET, offsetof(RaidTrainOptions, leakage), true},
+};
 
-#define INT64_MAX_D 9223372036854775807.0
-
-/* Ranges mirror the core's Validate(); the core checks them again. */
-static const OptionSpec train_specs[] = {
-	{"dim", OPTION_INT32, 1, 1024, false, offsetof(RaidTrainOptions, mf.dim), OPTION_GROUP_ALWAYS},
-	{"epochs", OPTION_INT32, 1, 10000, false, offsetof(RaidTrainOptions, mf.epochs), OPTION_GROUP_ALWAYS},
-	{"lr", OPTION_FLOAT, 0, 10, true, offsetof(RaidTrainOptions, mf.lr), OPTION_GROUP_ALWAYS},
-	{"negatives", OPTION_INT32, 0, 1000, false, offsetof(RaidTrainOptions, mf.negatives), OPTION_GROUP_ALWAYS},
-	{"l2", OPTION_FLOAT, 0, 10, false, offsetof(RaidTrainOptions, mf.l2), OPTION_GROUP_ALWAYS},
-	{"init_std", OPTION_FLOAT, 0, 10, true, offsetof(RaidTrainOptions, mf.init_std), OPTION_GROUP_ALWAYS},
-	{"seed", OPTION_UINT64, 0, INT64_MAX_D, false, offsetof(RaidTrainOptions, mf.seed), OPTION_GROUP_ALWAYS},
-	{"threads", OPTION_INT32, 0, 1024, false, offsetof(RaidTrainOptions, mf.threads), OPTION_GROUP_ALWAYS},
-	{"replace", OPTION_BOOL, 0, 0, false, offsetof(RaidTrainOptions, replace), OPTION_GROUP_ALWAYS},
-	{"holdout", OPTION_BOOL, 0, 0, false, offsetof(RaidTrainOptions, holdout), OPTION_GROUP_ALWAYS},
-	{"phase1_epochs", OPTION_INT32, 0, 10000, false, offsetof(RaidTrainOptions, defense.phase1_epochs), OPTION_GROUP_RAID},
-	{"eta", OPTION_FLOAT, 0, 1e6, true, offsetof(RaidTrainOptions, defense.eta), OPTION_GROUP_RAID},
-	{"tau", OPTION_FLOAT, 1e-6, 100, false, offsetof(RaidTrainOptions, defense.tau), OPTION_GROUP_RAID},
-	{"xi", OPTION_INT32, 1, 1000000, false, offsetof(RaidTrainOptions, defense.xi), OPTION_GROUP_RAID},
-	{"m", OPTION_INT32, 2, 65536, false, offsetof(RaidTrainOptions, defense.m), OPTION_GROUP_RAID},
-	{"sinkhorn_iters", OPTION_INT32, 1, 1000000, false, offsetof(RaidTrainOptions, defense.sinkhorn_iters), OPTION_GROUP_RAID},
-	{"sinkhorn_tol", OPTION_FLOAT, 0, 1, true, offsetof(RaidTrainOptions, defense.sinkhorn_tol), OPTION_GROUP_RAID},
-	{"sample", OPTION_INT32, 0, 100000000, false, offsetof(RaidTrainOptions, defense.sample), OPTION_GROUP_RAID},
-	{"barycenter_iters", OPTION_INT32, 1, 1000, false, offsetof(RaidTrainOptions, defense.barycenter_iters), OPTION_GROUP_RAID},
-	{"target", OPTION_FLOAT, 0, 0.5, false, offsetof(RaidTrainOptions, target), OPTION_GROUP_RAID},
-	{"adapt", OPTION_BOOL, 0, 0, false, offsetof(RaidTrainOptions, adapt), OPTION_GROUP_RAID},
-	{"checkpoints", OPTION_INT32, 1, 100, false, offsetof(RaidTrainOptions, checkpoints), OPTION_GROUP_RAID},
-	{"align", OPTION_BOOL, 0, 0, false, offsetof(RaidTrainOptions, align), OPTION_GROUP_RAID},
-	{"target_attackers", OPTION_ATTACKERS, 0, 0, false, offsetof(RaidTrainOptions, target_attackers), OPTION_GROUP_RAID},
+static const OptionSection audit_sections[] = {
+	{RAID_OPTION_GROUP_AUDIT, offsetof(RaidAuditOptions, core), false},
+	{RAID_OPTION_GROUP_AUDIT_RUN, offsetof(RaidAuditOptions, run), false},
 };
 
 /* The attackers by name, in the core's order (that of the results). */
@@ -77,35 +55,36 @@ static const struct
 	int32		kind;
 	const char *name;
 }			attacker_names[] = {
-	{RAID_ATTACKER_MLP, "mlp"},
-	{RAID_ATTACKER_LOGISTIC, "logistic"},
-	{RAID_ATTACKER_KNN, "knn"},
-	{RAID_ATTACKER_QDA, "qda"},
-	{RAID_ATTACKER_RBF, "rbf"},
+#define ATTACKER_NAME(kind, name) {kind, name},
+	RAID_ATTACKER_LIST(ATTACKER_NAME)
+#undef ATTACKER_NAME
 };
 
-static const OptionSpec audit_specs[] = {
-	{"folds", OPTION_INT32, 2, RAID_MAX_FOLDS, false, offsetof(RaidAuditOptions, core.folds), OPTION_GROUP_ALWAYS},
-	{"seed", OPTION_UINT64, 0, INT64_MAX_D, false, offsetof(RaidAuditOptions, core.seed), OPTION_GROUP_ALWAYS},
-	{"threads", OPTION_INT32, 0, 1024, false, offsetof(RaidAuditOptions, core.threads), OPTION_GROUP_ALWAYS},
-	{"attackers", OPTION_ATTACKERS, 0, 0, false, offsetof(RaidAuditOptions, core.attackers), OPTION_GROUP_ALWAYS},
-	{"balance", OPTION_BOOL_INT32, 0, 0, false, offsetof(RaidAuditOptions, core.balance), OPTION_GROUP_ALWAYS},
-	{"mlp_hidden", OPTION_INT32, 1, 4096, false, offsetof(RaidAuditOptions, core.mlp_hidden), OPTION_GROUP_ALWAYS},
-	{"mlp_max_epochs", OPTION_INT32, 1, 100000, false, offsetof(RaidAuditOptions, core.mlp_max_epochs), OPTION_GROUP_ALWAYS},
-	{"mlp_batch", OPTION_INT32, 1, 1000000, false, offsetof(RaidAuditOptions, core.mlp_batch), OPTION_GROUP_ALWAYS},
-	{"mlp_lr", OPTION_FLOAT, 0, 1, true, offsetof(RaidAuditOptions, core.mlp_lr), OPTION_GROUP_ALWAYS},
-	{"mlp_l2", OPTION_FLOAT, 0, 100, false, offsetof(RaidAuditOptions, core.mlp_l2), OPTION_GROUP_ALWAYS},
-	{"mlp_validation", OPTION_FLOAT, 0, 0.5, true, offsetof(RaidAuditOptions, core.mlp_validation), OPTION_GROUP_ALWAYS},
-	{"mlp_patience", OPTION_INT32, 1, 10000, false, offsetof(RaidAuditOptions, core.mlp_patience), OPTION_GROUP_ALWAYS},
-	{"logistic_c", OPTION_FLOAT, 0, 1e6, true, offsetof(RaidAuditOptions, core.logistic_c), OPTION_GROUP_ALWAYS},
-	{"logistic_max_iter", OPTION_INT32, 1, 100000, false, offsetof(RaidAuditOptions, core.logistic_max_iter), OPTION_GROUP_ALWAYS},
-	{"knn_k", OPTION_INT32, 1, 1000, false, offsetof(RaidAuditOptions, core.knn_k), OPTION_GROUP_ALWAYS},
-	{"qda_reg", OPTION_FLOAT, 0, 1, false, offsetof(RaidAuditOptions, core.qda_reg), OPTION_GROUP_ALWAYS},
-	{"rbf_features", OPTION_INT32, 16, 16384, false, offsetof(RaidAuditOptions, core.rbf_features), OPTION_GROUP_ALWAYS},
-	{"rbf_c", OPTION_FLOAT, 0, 1e6, true, offsetof(RaidAuditOptions, core.rbf_c), OPTION_GROUP_ALWAYS},
-	{"store_folds", OPTION_BOOL, 0, 0, false, offsetof(RaidAuditOptions, store_folds), OPTION_GROUP_ALWAYS},
-	{"null_run", OPTION_BOOL, 0, 0, false, offsetof(RaidAuditOptions, null_run), OPTION_GROUP_ALWAYS},
-};
+/* The SQL options of some sections, in declaration order (palloc'd; *n their count). */
+static OptionSpec *
+section_specs(const OptionSection *sections, int nsections, int *n)
+{
+	OptionSpec *specs = palloc(sizeof(OptionSpec) * 128);
+
+	*n = 0;
+	for (int s = 0; s < nsections; s++)
+	{
+		int32		count = 0;
+		const raid_option_info *infos = raid_option_infos(sections[s].group, &count);
+
+		for (int i = 0; i < count; i++)
+		{
+			if (infos[i].flags & RAID_OPTION_INTERNAL)
+				continue;
+			Assert(*n < 128);
+			specs[*n].info = &infos[i];
+			specs[*n].offset = sections[s].offset + infos[i].offset;
+			specs[*n].raid_only = sections[s].raid_only;
+			(*n)++;
+		}
+	}
+	return specs;
+}
 
 static const char *
 json_type_name(const JsonbValue *v)
@@ -132,8 +111,8 @@ option_names(const OptionSpec *specs, int n, bool raid_group)
 
 	initStringInfo(&s);
 	for (int i = 0; i < n; i++)
-		if (specs[i].group == OPTION_GROUP_ALWAYS || raid_group)
-			appendStringInfo(&s, "%s%s", s.len ? ", " : "", specs[i].name);
+		if (!specs[i].raid_only || raid_group)
+			appendStringInfo(&s, "%s%s", s.len ? ", " : "", specs[i].info->name);
 	return s.data;
 }
 
@@ -141,22 +120,23 @@ option_names(const OptionSpec *specs, int n, bool raid_group)
 static char *
 format_bound(double x, bool is_int)
 {
-	if (is_int && x >= INT64_MAX_D)
+	if (is_int && x >= RAID_MAX_SEED)
 		return psprintf(INT64_FORMAT, PG_INT64_MAX);
 	if (is_int)
 		return psprintf("%.0f", x);
 	return psprintf("%g", x);
 }
 
-/* Reads an integer-valued JSON number (8.0 counts) within the spec's range. */
+/* Reads an integer-valued JSON number (8.0 counts) within the option's range. */
 static int64
-read_integer(const OptionSpec *spec, const JsonbValue *v)
+read_integer(const raid_option_info *o, const JsonbValue *v)
 {
 	char	   *text = DatumGetCString(DirectFunctionCall1(numeric_out,
 														   NumericGetDatum(v->val.numeric)));
 	char	   *dot = strchr(text, '.');
 	char	   *end;
 	int64		ix;
+	bool		zero_ok = (o->flags & RAID_OPTION_ZERO_OK) != 0;
 
 	/* 8.0 is an integer too: drop a fraction of zeros */
 	if (dot && strspn(dot + 1, "0") == strlen(dot + 1))
@@ -167,37 +147,37 @@ read_integer(const OptionSpec *spec, const JsonbValue *v)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("option \"%s\" must be an integer between %s and %s, got %s",
-						spec->name, format_bound(spec->min, true),
-						format_bound(spec->max, true), text)));
-	if ((double) ix < spec->min || (double) ix > spec->max)
+						o->name, format_bound(zero_ok ? 0 : o->min, true),
+						format_bound(o->max, true), text)));
+	if ((ix != 0 || !zero_ok) && ((double) ix < o->min || (double) ix > o->max))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("option \"%s\" must be between %s and %s, got %s",
-						spec->name, format_bound(spec->min, true),
-						format_bound(spec->max, true), text)));
+				 errmsg("option \"%s\" must be %sbetween %s and %s, got %s",
+						o->name, zero_ok ? "0 or " : "", format_bound(o->min, true),
+						format_bound(o->max, true), text)));
 	return ix;
 }
 
 /* Raises the wrong-JSON-type error for an option. */
 static void
-type_error(const OptionSpec *spec, const char *expected, const JsonbValue *v)
+type_error(const raid_option_info *o, const char *expected, const JsonbValue *v)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_DATATYPE_MISMATCH),
-			 errmsg("option \"%s\" must be %s, got %s", spec->name, expected,
+			 errmsg("option \"%s\" must be %s, got %s", o->name, expected,
 					json_type_name(v))));
 }
 
 /* Reads ["mlp", "logistic"] (or one name as a string) into a bit mask. */
 static int32
-read_attackers(const OptionSpec *spec, const JsonbValue *v)
+read_attackers(const raid_option_info *o, const JsonbValue *v)
 {
 	int32		mask = 0;
 
 	if (v->type == jbvString)
 		return raid_attacker_from_name(pnstrdup(v->val.string.val, v->val.string.len));
 	if (v->type != jbvBinary || !JsonContainerIsArray(v->val.binary.data))
-		type_error(spec, "an array of attacker names", v);
+		type_error(o, "an array of attacker names", v);
 	{
 		JsonbIterator *it = JsonbIteratorInit(v->val.binary.data);
 		JsonbValue	e;
@@ -208,83 +188,99 @@ read_attackers(const OptionSpec *spec, const JsonbValue *v)
 			if (tok != WJB_ELEM)
 				continue;
 			if (e.type != jbvString)
-				type_error(spec, "an array of attacker names", &e);
+				type_error(o, "an array of attacker names", &e);
 			mask |= raid_attacker_from_name(pnstrdup(e.val.string.val, e.val.string.len));
 		}
 	}
 	if (mask == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("option \"%s\" must name at least one attacker", spec->name)));
+				 errmsg("option \"%s\" must name at least one attacker", o->name)));
 	return mask;
 }
 
-/* Checks one value against its spec and stores it into the target. */
+/* Checks one value against its option's declaration and stores it into the target. */
 static void
 apply_option(const OptionSpec *spec, const JsonbValue *v, void *target)
 {
+	const raid_option_info *o = spec->info;
 	char	   *field = (char *) target + spec->offset;
 
-	switch (spec->kind)
+	switch (o->type)
 	{
-		case OPTION_BOOL:
-		case OPTION_BOOL_INT32:
+		case RAID_OPTION_BOOL:
 			if (v->type != jbvBool)
-				type_error(spec, "a boolean", v);
-			if (spec->kind == OPTION_BOOL)
-				*(bool *) field = v->val.boolean;
-			else
-				*(int32 *) field = v->val.boolean ? 1 : 0;
+				type_error(o, "a boolean", v);
+			*(int32 *) field = v->val.boolean ? 1 : 0;
 			break;
-		case OPTION_INT32:
+		case RAID_OPTION_INT32:
 			if (v->type != jbvNumeric)
-				type_error(spec, "an integer", v);
-			*(int32 *) field = (int32) read_integer(spec, v);
+				type_error(o, "an integer", v);
+			*(int32 *) field = (int32) read_integer(o, v);
 			break;
-		case OPTION_UINT64:
+		case RAID_OPTION_INT64:
 			if (v->type != jbvNumeric)
-				type_error(spec, "an integer", v);
-			*(uint64 *) field = (uint64) read_integer(spec, v);
+				type_error(o, "an integer", v);
+			*(int64 *) field = read_integer(o, v);
 			break;
-		case OPTION_FLOAT:
+		case RAID_OPTION_UINT64:
+			if (v->type != jbvNumeric)
+				type_error(o, "an integer", v);
+			*(uint64 *) field = (uint64) read_integer(o, v);
+			break;
+		case RAID_OPTION_DOUBLE:
 			{
 				double		x;
+				bool		exclusive = (o->flags & RAID_OPTION_MIN_EXCLUSIVE) != 0;
 
 				if (v->type != jbvNumeric)
-					type_error(spec, "a number", v);
+					type_error(o, "a number", v);
 				/* beyond float8 (1e400) is infinite here, so out of range below */
 				x = DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow,
 													   NumericGetDatum(v->val.numeric)));
-				if (isnan(x) || x < spec->min || x > spec->max ||
-					(spec->min_exclusive && x <= spec->min))
+				if (isnan(x) || x < o->min || x > o->max || (exclusive && x <= o->min))
 					ereport(ERROR,
 							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 							 errmsg("option \"%s\" must be %s %s and at most %s, got %s",
-									spec->name,
-									spec->min_exclusive ? "greater than" : "at least",
-									format_bound(spec->min, false),
-									format_bound(spec->max, false),
+									o->name,
+									exclusive ? "greater than" : "at least",
+									format_bound(o->min, false),
+									format_bound(o->max, false),
 									isinf(x) ? "a number beyond double precision" :
 									psprintf("%g", x))));
 				*(double *) field = x;
 				break;
 			}
-		case OPTION_ATTACKERS:
-			*(int32 *) field = read_attackers(spec, v);
+		case RAID_OPTION_ATTACKERS:
+			*(int32 *) field = read_attackers(o, v);
 			break;
 	}
 }
 
-/* Parses a jsonb options object into target (already holding the defaults). */
+/*
+ * Fills the sections' defaults into target, then parses a jsonb options
+ * object over them.
+ */
 static void
-parse_options(Jsonb *options, const OptionSpec *specs, int nspecs, void *target,
+parse_options(Jsonb *options, const OptionSection *sections, int nsections, void *target,
 			  const char *example, bool raid_group)
 {
 	JsonbIterator *it;
 	JsonbValue	v;
 	JsonbIteratorToken tok;
 	char	   *key = NULL;
+	int			nspecs;
+	OptionSpec *specs = section_specs(sections, nsections, &nspecs);
 
+	for (int s = 0; s < nsections; s++)
+	{
+		raid_error	err;
+
+		raid_error_clear(&err);
+		if (raid_options_default(sections[s].group, (char *) target + sections[s].offset,
+								 &err) != RAID_OK)
+			raid_report_error(&err, "filling the defaults");
+	}
 	if (options == NULL)
 		return;
 	if (!JB_ROOT_IS_OBJECT(options) || JB_ROOT_IS_SCALAR(options))
@@ -303,14 +299,14 @@ parse_options(Jsonb *options, const OptionSpec *specs, int nspecs, void *target,
 			const OptionSpec *spec = NULL;
 
 			for (int i = 0; i < nspecs; i++)
-				if (strcmp(specs[i].name, key) == 0)
+				if (strcmp(specs[i].info->name, key) == 0)
 					spec = &specs[i];
 			if (spec == NULL)
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("unknown option \"%s\"", key),
 						 errhint("Valid options are: %s.", option_names(specs, nspecs, raid_group))));
-			if (spec->group == OPTION_GROUP_RAID && !raid_group)
+			if (spec->raid_only && !raid_group)
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("option \"%s\" applies only to defense 'raid'", key)));
@@ -319,11 +315,14 @@ parse_options(Jsonb *options, const OptionSpec *specs, int nspecs, void *target,
 	}
 }
 
-/* Prints every option of the target as a JSON object. */
+/* Prints every SQL option of the sections as a JSON object. */
 static char *
-options_json(const OptionSpec *specs, int nspecs, const void *target, bool raid_group)
+options_json(const OptionSection *sections, int nsections, const void *target, bool raid_group)
 {
 	StringInfoData s;
+	int			nspecs;
+	OptionSpec *specs = section_specs(sections, nsections, &nspecs);
+	bool		first = true;
 
 	initStringInfo(&s);
 	appendStringInfoChar(&s, '{');
@@ -331,37 +330,39 @@ options_json(const OptionSpec *specs, int nspecs, const void *target, bool raid_
 	{
 		const char *field = (const char *) target + specs[i].offset;
 
-		if (specs[i].group == OPTION_GROUP_RAID && !raid_group)
+		if (specs[i].raid_only && !raid_group)
 			continue;
-		appendStringInfo(&s, "%s\"%s\": ", i ? ", " : "", specs[i].name);
-		switch (specs[i].kind)
+		appendStringInfo(&s, "%s\"%s\": ", first ? "" : ", ", specs[i].info->name);
+		first = false;
+		switch (specs[i].info->type)
 		{
-			case OPTION_INT32:
+			case RAID_OPTION_INT32:
 				appendStringInfo(&s, "%d", *(const int32 *) field);
 				break;
-			case OPTION_UINT64:
+			case RAID_OPTION_INT64:
+				appendStringInfo(&s, INT64_FORMAT, *(const int64 *) field);
+				break;
+			case RAID_OPTION_UINT64:
 				appendStringInfo(&s, UINT64_FORMAT, *(const uint64 *) field);
 				break;
-			case OPTION_FLOAT:
+			case RAID_OPTION_DOUBLE:
 				appendStringInfo(&s, "%.15g", *(const double *) field);
 				break;
-			case OPTION_BOOL:
-				appendStringInfoString(&s, *(const bool *) field ? "true" : "false");
-				break;
-			case OPTION_BOOL_INT32:
+			case RAID_OPTION_BOOL:
 				appendStringInfoString(&s, *(const int32 *) field ? "true" : "false");
 				break;
-			case OPTION_ATTACKERS:
+			case RAID_OPTION_ATTACKERS:
 				{
 					int32		mask = *(const int32 *) field;
-					bool		first = true;
+					bool		first_name = true;
 
 					appendStringInfoChar(&s, '[');
 					for (int a = 0; a < (int) lengthof(attacker_names); a++)
 						if (mask & attacker_names[a].kind)
 						{
-							appendStringInfo(&s, "%s\"%s\"", first ? "" : ", ", attacker_names[a].name);
-							first = false;
+							appendStringInfo(&s, "%s\"%s\"", first_name ? "" : ", ",
+											 attacker_names[a].name);
+							first_name = false;
 						}
 					appendStringInfoChar(&s, ']');
 					break;
@@ -399,20 +400,11 @@ raid_parse_train_options(Jsonb *options, bool raid_defense, RaidTrainOptions *ou
 {
 	raid_error	err;
 
-	raid_mf_options_default(&out->mf);
-	raid_defense_options_default(&out->defense);
-	out->replace = false;
-	out->holdout = true;
-	out->target = 0.03;
-	out->adapt = true;
-	out->checkpoints = 3;
-	out->align = true;
-	out->target_attackers = RAID_ATTACKER_LOGISTIC | RAID_ATTACKER_KNN | RAID_ATTACKER_QDA;
-	out->raid_defense = raid_defense;
-	parse_options(options, train_specs, lengthof(train_specs), out,
+	parse_options(options, train_sections, lengthof(train_sections), out,
 				  "{\"dim\": 64, \"epochs\": 30}", raid_defense);
+	out->raid_defense = raid_defense;
 
-	/* the core's own checks, in case they are stricter than the table above */
+	/* the core's own checks, which add cross-field ones to the declared ranges */
 	raid_error_clear(&err);
 	if (raid_mf_options_validate(&out->mf, &err) != RAID_OK)
 		raid_report_error(&err, "checking the options");
@@ -423,7 +415,7 @@ raid_parse_train_options(Jsonb *options, bool raid_defense, RaidTrainOptions *ou
 char *
 raid_train_options_json(const RaidTrainOptions *opts)
 {
-	return options_json(train_specs, lengthof(train_specs), opts, opts->raid_defense);
+	return options_json(train_sections, lengthof(train_sections), opts, opts->raid_defense);
 }
 
 void
@@ -431,10 +423,7 @@ raid_parse_audit_options(Jsonb *options, RaidAuditOptions *out)
 {
 	raid_error	err;
 
-	raid_audit_options_default(&out->core);
-	out->store_folds = false;
-	out->null_run = false;
-	parse_options(options, audit_specs, lengthof(audit_specs), out,
+	parse_options(options, audit_sections, lengthof(audit_sections), out,
 				  "{\"folds\": 5, \"attackers\": [\"knn\", \"qda\"]}", false);
 
 	raid_error_clear(&err);
@@ -445,5 +434,5 @@ raid_parse_audit_options(Jsonb *options, RaidAuditOptions *out)
 char *
 raid_audit_options_json(const RaidAuditOptions *opts)
 {
-	return options_json(audit_specs, lengthof(audit_specs), opts, false);
+	return options_json(audit_sections, lengthof(audit_sections), opts, false);
 }

@@ -160,19 +160,11 @@ extern double raid_elapsed_seconds(instr_time start);
 
 typedef struct RaidTrainOptions
 {
-	raid_mf_options mf;			/* dim, epochs, lr, negatives, l2, init_std, seed, threads */
-	bool		replace;
-	bool		holdout;
+	raid_mf_options mf;			/* RAID_MF_OPTIONS */
+	raid_train_options train;	/* RAID_TRAIN_OPTIONS: replace, holdout */
 	bool		raid_defense;	/* defense => 'raid': the options below apply */
-	raid_defense_options defense;	/* phase1_epochs, eta, tau, xi, m, sinkhorn_*, sample, ... */
-	double		target;			/* leakage target: the strongest internal attacker's
-								 * distance from chance; 0 = no check */
-	bool		adapt;			/* adapt eta at checkpoints of Phase II to meet target */
-	int32		checkpoints;	/* internal audits from the end of Phase I on when
-								 * adapting; 1 = the gate only */
-	bool		align;			/* end with the calibrated alignment the internal
-								 * audit finds least leaky (needs target > 0) */
-	int32		target_attackers;	/* the internal audits' attackers (mask) */
+	raid_defense_options defense;	/* RAID_DEFENSE_OPTIONS: the pull */
+	raid_target_options leakage;	/* RAID_TARGET_OPTIONS: target, adapt, ... */
 } RaidTrainOptions;
 
 /*
@@ -187,10 +179,8 @@ extern char *raid_train_options_json(const RaidTrainOptions *opts);
 
 typedef struct RaidAuditOptions
 {
-	raid_audit_options core;	/* folds, seed, threads, attackers, balance, mlp_*,
-								 * logistic_*, knn_k, qda_reg */
-	bool		store_folds;	/* keep the cross-validation plan in details */
-	bool		null_run;		/* also attack shuffled labels: the noise floor */
+	raid_audit_options core;	/* RAID_AUDIT_OPTIONS */
+	raid_audit_run_options run; /* RAID_AUDIT_RUN_OPTIONS: null_run, store_folds */
 } RaidAuditOptions;
 
 extern void raid_parse_audit_options(Jsonb *options, RaidAuditOptions *out);

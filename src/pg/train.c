@@ -468,7 +468,7 @@ internal_leakage(const float *U, const int64 *user_ids, const UserClasses *uc, i
 	if (folds < 2)
 		return out;				/* a class too small to cross-validate */
 	audit_leakage(X, ids, labels, n, dim, uc->n_classes, folds, o->mf.seed, o->mf.threads,
-				  o->target_attackers, &out);
+				  o->leakage.target_attackers, &out);
 	if (null_runs > 0)
 	{
 		Leakage		floor = {false, 0, 0, 0, -1, 0, 0};
@@ -493,7 +493,7 @@ internal_leakage(const float *U, const int64 *user_ids, const UserClasses *uc, i
 				labels[j] = t;
 			}
 			audit_leakage(X, ids, labels, n, dim, uc->n_classes, folds, o->mf.seed, o->mf.threads,
-						  o->target_attackers, &floor);
+						  o->leakage.target_attackers, &floor);
 			out.noise_floor = Max(out.noise_floor, floor.leakage);
 		}
 	}
@@ -511,7 +511,7 @@ internal_leakage(const float *U, const int64 *user_ids, const UserClasses *uc, i
 static bool
 target_met(const RaidTrainOptions *o, const Leakage *l)
 {
-	return l->leakage <= Max(o->target, l->noise_floor);
+	return l->leakage <= Max(o->leakage.target, l->noise_floor);
 }
 
 /* One protected attribute: its classes and what the target did with it. */
@@ -545,7 +545,7 @@ static const char *const final_step_name[3] = {"none", "mean", "gaussian"};
 static double
 excess(const RaidTrainOptions *o, const Leakage *l, double noise_floor)
 {
-	return l->leakage - Max(o->target, noise_floor);
+	return l->leakage - Max(o->leakage.target, noise_floor);
 }
 
 /* Whether every measured attribute met the target (see target_met). */
@@ -856,7 +856,7 @@ adapt_at_checkpoint(raid_trainer *tr, const int64 *user_ids, Protected *prot, in
 		if (!l.measured)
 			continue;
 
-		bar = o->target + l.noise_floor;
+		bar = o->leakage.target + l.noise_floor;
 
 		/*
 		 * A running pull doubles only for signal that the final step would
@@ -864,7 +864,7 @@ adapt_at_checkpoint(raid_trainer *tr, const int64 *user_ids, Protected *prot, in
 		 * they are audited again after the Gaussian step (on a copy), and
 		 * that audit must find an attacker above the bar too.
 		 */
-		if (!gate && prot[a].eta > 0 && o->align && l.above > bar)
+		if (!gate && prot[a].eta > 0 && o->leakage.align && l.above > bar)
 		{
 			Leakage		g;
 			raid_null_align_summary summary;
@@ -1013,7 +1013,7 @@ append_defense_metrics(StringInfo s, raid_trainer *tr, const Protected *prot, in
 						 t.class_distance_before, t.class_distance_after, t.spread_before,
 						 t.spread_after, prot[0].eta);
 	appendStringInfo(s, ", \"target\": %.6g, \"adapt\": %s, \"checkpoints\": [%s]",
-					 o->target, o->adapt ? "true" : "false",
+					 o->leakage.target, o->leakage.adapt ? "true" : "false",
 					 log->checkpoints.data ? log->checkpoints.data : "");
 	if (log->kept != NULL)
 	{
@@ -1050,7 +1050,7 @@ append_defense_metrics(StringInfo s, raid_trainer *tr, const Protected *prot, in
 									 prot[a].candidate[i].leakage);
 				appendStringInfoString(s, "}");
 			}
-			if (o->target > 0 && prot[a].final.measured)
+			if (o->leakage.target > 0 && prot[a].final.measured)
 			{
 				append_leakage(s, &prot[a].final);
 				appendStringInfo(s, ", \"target_met\": %s", target_met(o, &prot[a].final) ? "true" : "false");
@@ -1059,7 +1059,7 @@ append_defense_metrics(StringInfo s, raid_trainer *tr, const Protected *prot, in
 		}
 		appendStringInfoString(s, "]");
 	}
-	if (o->target > 0 && worst >= 0)
+	if (o->leakage.target > 0 && worst >= 0)
 	{
 		appendStringInfoString(s, ", \"attribute\": ");
 		escape_json(s, prot[worst].column);
@@ -1108,12 +1108,12 @@ run_training(raid_trainer *tr, int phase1_epochs, StringInfo epochs_json,
 			 * checkpoints: the end of Phase I, then the starts of the other
 			 * checkpoints parts of Phase II
 			 */
-			if (o != NULL && o->adapt && o->target > 0 && p.epoch >= phase1_epochs && p.epoch < p.epochs)
+			if (o != NULL && o->leakage.adapt && o->leakage.target > 0 && p.epoch >= phase1_epochs && p.epoch < p.epochs)
 			{
 				int			phase2 = p.epochs - phase1_epochs;
 
-				for (int k = 0; k < o->checkpoints; k++)
-					if (p.epoch == phase1_epochs + (int) ((int64) k * phase2 / o->checkpoints))
+				for (int k = 0; k < o->leakage.checkpoints; k++)
+					if (p.epoch == phase1_epochs + (int) ((int64) k * phase2 / o->leakage.checkpoints))
 					{
 						adapt_at_checkpoint(tr, user_ids, prot, n_prot, n_users, o, p.epoch, log);
 						break;
@@ -1343,7 +1343,7 @@ raid_train(PG_FUNCTION_ARGS)
 	SPI_connect();
 
 	existing = find_model(a.model);
-	if (existing != 0 && !a.opts.replace)
+	if (existing != 0 && !a.opts.train.replace)
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
 				 errmsg("model \"%s\" already exists", a.model),
@@ -1369,7 +1369,7 @@ raid_train(PG_FUNCTION_ARGS)
 	if (skipped > 0)
 		ereport(NOTICE,
 				(errmsg("skipped " INT64_FORMAT " rows with a NULL user or item id", skipped)));
-	if (raid_dataset_finalize(h->dataset, a.opts.holdout ? 1 : 0, a.opts.mf.seed, &err) != RAID_OK ||
+	if (raid_dataset_finalize(h->dataset, a.opts.train.holdout ? 1 : 0, a.opts.mf.seed, &err) != RAID_OK ||
 		raid_dataset_get_info(h->dataset, &info, &err) != RAID_OK)
 		raid_report_error(&err, "building the dataset");
 	t.build = raid_elapsed_seconds(stage);
@@ -1415,10 +1415,10 @@ raid_train(PG_FUNCTION_ARGS)
 	t.train = raid_elapsed_seconds(stage);
 
 	/* the leakage target: the final step, then audit with the noise floor */
-	if (a.raid_defense && a.opts.target > 0)
+	if (a.raid_defense && a.opts.leakage.target > 0)
 	{
 		INSTR_TIME_SET_CURRENT(stage);
-		if (a.opts.align)
+		if (a.opts.leakage.align)
 			final_step(h->trainer, raid_dataset_user_ids(h->dataset), prot, n_prot, info.n_users,
 					   &a.opts, &target_log);
 		/*
@@ -1435,7 +1435,7 @@ raid_train(PG_FUNCTION_ARGS)
 
 	/* evaluate */
 	INSTR_TIME_SET_CURRENT(stage);
-	if (a.opts.holdout && info.n_heldout > 0)
+	if (a.opts.train.holdout && info.n_heldout > 0)
 	{
 		if (raid_evaluate(h->dataset, raid_mf_user_embeddings(h->trainer),
 						  raid_mf_item_embeddings(h->trainer), a.opts.mf.dim,
@@ -1484,7 +1484,7 @@ raid_train(PG_FUNCTION_ARGS)
 	SPI_finish();
 
 	/* one WARNING per attribute that misses the target */
-	for (int i = 0; a.raid_defense && a.opts.target > 0 && i < n_prot; i++)
+	for (int i = 0; a.raid_defense && a.opts.leakage.target > 0 && i < n_prot; i++)
 	{
 		const Leakage *l = &prot[i].final;
 
@@ -1492,10 +1492,10 @@ raid_train(PG_FUNCTION_ARGS)
 			continue;
 		ereport(WARNING,
 				(errmsg("model \"%s\" misses its leakage target: attacker %s is %.3f from chance on \"%s\", the target is %.3g",
-						a.model, raid_attacker_name(l->attacker), l->leakage, prot[i].column, a.opts.target),
+						a.model, raid_attacker_name(l->attacker), l->leakage, prot[i].column, a.opts.leakage.target),
 				 errdetail("The model is stored with metrics.defense.target_met = false.  On shuffled labels the same attackers reach %.3f (the noise floor, which the leakage must not exceed either).",
 						   l->noise_floor),
-				 a.opts.adapt && a.opts.align ?
+				 a.opts.leakage.adapt && a.opts.leakage.align ?
 				 errhint("The pull ended at eta %.4g (0: paused, no leakage at the end of Phase I); a larger eta or more epochs may help.  Audit the model with raid.audit() before relying on it.",
 						 prot[i].eta) :
 				 errhint("Set the options \"adapt\" and \"align\" to true (their defaults), or change eta.  Audit the model with raid.audit() before relying on it.")));

@@ -12,57 +12,12 @@ namespace raid {
 
 namespace {
 
-// Throws InvalidArgument for an integer option outside [lo, hi].
-void CheckRange(const char* name, int64_t value, int64_t lo, int64_t hi) {
-    if (value < lo || value > hi)
-        throw InvalidArgument(std::string("option \"") + name + "\" must be between " +
-                              std::to_string(lo) + " and " + std::to_string(hi) + ", got " +
-                              std::to_string(value));
-}
-
-// Throws InvalidArgument unless 0 < value <= hi (NaN fails).
-void CheckPositiveAtMost(const char* name, double value, double hi) {
-    if (!(value > 0.0 && value <= hi))
-        throw InvalidArgument(std::string("option \"") + name +
-                              "\" must be greater than 0 and at most " + FormatDouble(hi) +
-                              ", got " + FormatDouble(value));
-}
-
-// Throws InvalidArgument unless lo <= value <= hi (NaN fails).
-void CheckBetween(const char* name, double value, double lo, double hi) {
-    if (!(value >= lo && value <= hi))
-        throw InvalidArgument(std::string("option \"") + name + "\" must be between " +
-                              FormatDouble(lo) + " and " + FormatDouble(hi) + ", got " +
-                              FormatDouble(value));
-}
-
 // Seconds since t0.
 double SecondsSince(std::chrono::steady_clock::time_point t0) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
 }  // namespace
-
-// Throws InvalidArgument naming the first bad field.
-void AuditOptions::Validate() const {
-    CheckRange("folds", folds, 2, kMaxAuditFolds);
-    CheckRange("threads", threads, 0, 1024);
-    CheckRange("attackers", attackers, 1, kEveryAttacker);
-    CheckRange("balance", balance, 0, 1);
-    CheckRange("mlp_hidden", mlp_hidden, 1, 4096);
-    CheckRange("mlp_max_epochs", mlp_max_epochs, 1, 100000);
-    CheckRange("mlp_batch", mlp_batch, 1, 1000000);
-    CheckPositiveAtMost("mlp_lr", mlp_lr, 1.0);
-    CheckBetween("mlp_l2", mlp_l2, 0.0, 100.0);
-    CheckPositiveAtMost("mlp_validation", mlp_validation, 0.5);
-    CheckRange("mlp_patience", mlp_patience, 1, 10000);
-    CheckPositiveAtMost("logistic_c", logistic_c, 1e6);
-    CheckRange("logistic_max_iter", logistic_max_iter, 1, 100000);
-    CheckRange("knn_k", knn_k, 1, 1000);
-    CheckBetween("qda_reg", qda_reg, 0.0, 1.0);
-    CheckRange("rbf_features", rbf_features, 16, 16384);
-    CheckPositiveAtMost("rbf_c", rbf_c, 1e6);
-}
 
 // The MLP's hyperparameters.
 MlpOptions AuditOptions::Mlp() const {

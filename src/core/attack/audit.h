@@ -58,6 +58,7 @@
 #include <vector>
 
 #include "../common.h"
+#include "../options.h"
 #include "crossval.h"
 #include "knn.h"
 #include "logistic.h"
@@ -95,30 +96,15 @@ double AuditBaseBytes(int64_t n, int32_t dim, int32_t folds);
 // Bytes of the largest task of an audit (see Memory above).
 double AuditTaskBytes(int64_t n, int32_t dim, int32_t classes, const AuditOptions& options);
 
-// Options of an audit (defaults as in raid_capi.h).
-struct AuditOptions {
-    int32_t folds = 5;  // 2 .. 20
-    uint64_t seed = 42;
-    int32_t threads = 0;                // 0 = OpenMP's default, 0 .. 1024
-    int32_t attackers = kAllAttackers;  // 1 .. 31
-    int32_t balance = 1;                // 0 or 1
-    int32_t mlp_hidden = 100;           // 1 .. 4096
-    int32_t mlp_max_epochs = 200;       // 1 .. 100000
-    int32_t mlp_batch = 200;            // 1 .. 1000000
-    double mlp_lr = 1e-3;               // (0, 1]
-    double mlp_l2 = 1e-4;               // [0, 100]
-    double mlp_validation = 0.1;        // (0, 0.5]
-    int32_t mlp_patience = 10;          // 1 .. 10000
-    double logistic_c = 1.0;            // (0, 1e6]
-    int32_t logistic_max_iter = 200;    // 1 .. 100000
-    int32_t knn_k = 15;                 // 1 .. 1000
-    double qda_reg = 0.1;               // [0, 1]
-    int32_t rbf_features = 1024;        // 16 .. 16384
-    double rbf_c = 1.0;                 // (0, 1e6]
+// Options of an audit: the fields, defaults and ranges of RAID_AUDIT_OPTIONS
+// (raid_options.h).
+struct AuditOptions : raid_audit_options {
+    AuditOptions() : raid_audit_options() { SetOptionDefaults(RAID_OPTION_GROUP_AUDIT, this); }
+    AuditOptions(const raid_audit_options& o) : raid_audit_options(o) {}  // NOLINT
 
     // Throws InvalidArgument naming the first bad field, e.g.
     // option "folds" must be between 2 and 20, got 1
-    void Validate() const;
+    void Validate() const { ValidateOptions(RAID_OPTION_GROUP_AUDIT, this); }
 
     MlpOptions Mlp() const;
     LogisticOptions Logistic() const;

@@ -39,15 +39,6 @@ int64_t UserBlock(int64_t ni) {
                              std::min<int64_t>(64, (int64_t{1} << 22) / std::max<int64_t>(ni, 1)));
 }
 
-// Throws InvalidArgument for an integer option outside [lo, hi].
-void CheckRange(const char* name, int64_t value, int64_t lo, int64_t hi) {
-    if (value < lo || value > hi) {
-        throw InvalidArgument(std::string("option \"") + name + "\" must be between " +
-                              std::to_string(lo) + " and " + std::to_string(hi) + ", got " +
-                              std::to_string(value));
-    }
-}
-
 // Number of items user u draws (deterministic per user).
 int64_t UserCount(const SyntheticOptions& o, int64_t u) {
     const double z = NormalFromKey(Key(o.seed, kTagSynCount, static_cast<uint64_t>(u)));
@@ -159,16 +150,8 @@ double PopularityCorrection(const SyntheticOptions& o, const std::vector<double>
 
 // Throws InvalidArgument naming the first bad field, LimitExceeded if too large.
 void SyntheticOptions::Validate() const {
-    CheckRange("n_users", n_users, 2, 10000000);
-    CheckRange("n_items", n_items, 2, 10000000);
+    ValidateOptions(RAID_OPTION_GROUP_SYNTHETIC, this);
     CheckRange("interactions_per_user", interactions_per_user, 1, n_items - 1);
-    CheckRange("classes", classes, 2, 64);
-    if (!(signal >= 0.0 && signal <= 100.0)) {
-        throw InvalidArgument("option \"signal\" must be between 0 and 100, got " +
-                              FormatDouble(signal));
-    }
-    CheckRange("signal_kind", signal_kind, kSignalMean, kSignalNonlinear);
-    CheckRange("threads", threads, 0, 1024);
     if (n_users * static_cast<int64_t>(interactions_per_user) > kMaxInteractions) {
         throw LimitExceeded("synthetic data would have " +
                             std::to_string(n_users * static_cast<int64_t>(interactions_per_user)) +

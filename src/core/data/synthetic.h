@@ -90,6 +90,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "../options.h"
+
 namespace raid {
 
 // How the class enters users' scores (see "signal kind" above).
@@ -100,15 +102,13 @@ enum SignalKind : int32_t {
 };
 
 // Options of the synthetic generator (defaults documented per field).
-struct SyntheticOptions {
-    int64_t n_users = 1000;              // 2 .. 10,000,000
-    int64_t n_items = 500;               // 2 .. 10,000,000
-    int32_t interactions_per_user = 50;  // mean, 1 .. n_items - 1
-    int32_t classes = 2;                 // 2 .. 64
-    double signal = 1.0;                 // 0 .. 100
-    int32_t signal_kind = kSignalMean;   // a SignalKind, 0 .. 2
-    uint64_t seed = 42;                  // every random choice derives from it
-    int32_t threads = 0;                 // OpenMP threads, 0 = default, 0 .. 1024
+// The fields, defaults and ranges are those of RAID_SYNTHETIC_OPTIONS
+// (raid_options.h); interactions_per_user must also be below n_items.
+struct SyntheticOptions : raid_synthetic_options {
+    SyntheticOptions() : raid_synthetic_options() {
+        SetOptionDefaults(RAID_OPTION_GROUP_SYNTHETIC, this);
+    }
+    SyntheticOptions(const raid_synthetic_options& o) : raid_synthetic_options(o) {}  // NOLINT
 
     // Throws InvalidArgument naming the first bad field, LimitExceeded if
     // n_users * interactions_per_user exceeds 500,000,000.

@@ -22,33 +22,6 @@ constexpr int64_t kPollValues = int64_t{1} << 16;  // floats copied or drawn per
 // Rows per poll when each row costs `dim` units of work.
 int64_t RowsPerPoll(int64_t dim) { return std::max<int64_t>(1, kPollValues / std::max<int64_t>(dim, 1)); }
 
-// Throws InvalidArgument for an integer option outside [lo, hi].
-void CheckInt(const char* name, int64_t value, int64_t lo, int64_t hi) {
-    if (value < lo || value > hi) {
-        throw InvalidArgument(std::string("option \"") + name + "\" must be between " +
-                              std::to_string(lo) + " and " + std::to_string(hi) + ", got " +
-                              std::to_string(value));
-    }
-}
-
-// Throws InvalidArgument unless 0 < value <= hi (NaN fails).
-void CheckPositive(const char* name, double value, double hi) {
-    if (!(value > 0.0 && value <= hi)) {
-        throw InvalidArgument(std::string("option \"") + name +
-                              "\" must be greater than 0 and at most " + FormatDouble(hi) +
-                              ", got " + FormatDouble(value));
-    }
-}
-
-// Throws InvalidArgument unless lo <= value <= hi (NaN fails).
-void CheckClosed(const char* name, double value, double lo, double hi) {
-    if (!(value >= lo && value <= hi)) {
-        throw InvalidArgument(std::string("option \"") + name + "\" must be between " +
-                              FormatDouble(lo) + " and " + FormatDouble(hi) + ", got " +
-                              FormatDouble(value));
-    }
-}
-
 // Seconds since t0.
 double SecondsSince(std::chrono::steady_clock::time_point t0) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -81,19 +54,6 @@ void SortByGroup(const std::vector<int32_t>& group, std::vector<int32_t>* out,
 }
 
 }  // namespace
-
-// Throws InvalidArgument naming the first bad field.
-void MfOptions::Validate() const {
-    CheckInt("dim", dim, 1, 1024);
-    CheckInt("epochs", epochs, 1, 10000);
-    CheckPositive("lr", lr, 10.0);
-    CheckInt("negatives", negatives, 0, 1000);
-    CheckClosed("l2", l2, 0.0, 10.0);
-    CheckPositive("init_std", init_std, 10.0);
-    CheckInt("threads", threads, 0, 1024);
-    if (chunk < 1)
-        throw InvalidArgument("option \"chunk\" must be at least 1, got " + std::to_string(chunk));
-}
 
 // Estimated bytes of a trainer's working set (see Memory in mf.h).
 double MfTrainer::EstimateBytes(int64_t n_users, int64_t n_items, int64_t n_train, int32_t dim,

@@ -129,25 +129,20 @@
 
 #include "../common.h"
 #include "../data/dataset.h"
+#include "../options.h"
 #include "mf_defense.h"
 
 namespace raid {
 
-// Options of the MF trainer (defaults tuned on MovieLens 100K, see above).
-struct MfOptions {
-    int32_t dim = 64;       // embedding dimension, 1 .. 1024
-    int32_t epochs = 30;    // passes over the positives, 1 .. 10000
-    double lr = 0.1;        // row-wise Adagrad step, (0, 10]
-    int32_t negatives = 4;  // negatives per positive, 0 .. 1000
-    double l2 = 0.03;       // L2 penalty on touched rows, [0, 10]
-    double init_std = 0.1;  // std. deviation of the initial weights, (0, 10]
-    uint64_t seed = 42;     // every random choice derives from it
-    int32_t threads = 0;    // OpenMP threads, 0 = default, 0 .. 1024
-    int64_t chunk = 65536;  // positives per Step(), >= 1
+// Options of the MF trainer: the fields, defaults and ranges of
+// RAID_MF_OPTIONS (raid_options.h).
+struct MfOptions : raid_mf_options {
+    MfOptions() : raid_mf_options() { SetOptionDefaults(RAID_OPTION_GROUP_MF, this); }
+    MfOptions(const raid_mf_options& o) : raid_mf_options(o) {}  // NOLINT: implicit by design
 
     // Throws InvalidArgument naming the first bad field, e.g.
     // option "dim" must be between 1 and 1024, got 0
-    void Validate() const;
+    void Validate() const { ValidateOptions(RAID_OPTION_GROUP_MF, this); }
 };
 
 // Progress after a Step().

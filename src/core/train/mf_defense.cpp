@@ -18,30 +18,6 @@ constexpr uint64_t kTagDefenseSample = 0x64736d70ULL;
 constexpr uint64_t kTagDefenseProbe = 0x6470726fULL;
 constexpr uint64_t kTagDefenseSupport = 0x64737570ULL;
 
-// Throws InvalidArgument for an integer option outside [lo, hi].
-void CheckInt(const char* name, int64_t value, int64_t lo, int64_t hi) {
-    if (value < lo || value > hi)
-        throw InvalidArgument(std::string("option \"") + name + "\" must be between " +
-                              std::to_string(lo) + " and " + std::to_string(hi) + ", got " +
-                              std::to_string(value));
-}
-
-// Throws InvalidArgument unless 0 < value <= hi (NaN fails).
-void CheckPositive(const char* name, double value, double hi) {
-    if (!(value > 0.0 && value <= hi))
-        throw InvalidArgument(std::string("option \"") + name +
-                              "\" must be greater than 0 and at most " + FormatDouble(hi) +
-                              ", got " + FormatDouble(value));
-}
-
-// Throws InvalidArgument unless lo <= value <= hi (NaN fails).
-void CheckClosed(const char* name, double value, double lo, double hi) {
-    if (!(value >= lo && value <= hi))
-        throw InvalidArgument(std::string("option \"") + name + "\" must be between " +
-                              FormatDouble(lo) + " and " + FormatDouble(hi) + ", got " +
-                              FormatDouble(value));
-}
-
 // Up to k of the ids (ascending), drawn without replacement from key; all if k == 0 or k >= n.
 std::vector<int32_t> SampleIds(const std::vector<int32_t>& ids, int64_t k, uint64_t key) {
     const int64_t n = static_cast<int64_t>(ids.size());
@@ -60,19 +36,6 @@ double SecondsSince(std::chrono::steady_clock::time_point t0) {
 }
 
 }  // namespace
-
-// Throws InvalidArgument naming the first bad field.
-void DefenseOptions::Validate() const {
-    CheckInt("phase1_epochs", phase1_epochs, 0, 10000);
-    CheckPositive("eta", eta, 1e6);
-    CheckClosed("tau", tau, kMinTau, 100.0);
-    CheckInt("xi", xi, 1, 1000000);
-    CheckInt("m", m, 2, 65536);
-    CheckInt("sinkhorn_iters", sinkhorn_iters, 1, 1000000);
-    CheckPositive("sinkhorn_tol", sinkhorn_tol, 1.0);
-    if (sample != 0) CheckInt("sample", sample, 2, 100000000);
-    CheckInt("barycenter_iters", barycenter_iters, 1, 1000);
-}
 
 // Estimated bytes of a defense (see Memory in mf_defense.h).
 double MfDefense::EstimateBytes(const std::vector<int64_t>& class_sizes, int64_t n_users,

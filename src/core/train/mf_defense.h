@@ -95,6 +95,7 @@
 #include <vector>
 
 #include "../common.h"
+#include "../options.h"
 #include "../ot/barycenter.h"
 
 namespace raid {
@@ -119,19 +120,14 @@ constexpr double kMinTau = 1e-6;
 // debiased map (see Debiasing) makes harmless: it estimates the class shift
 // from the stable low-frequency part of the distributions instead of
 // sampling noise in 64 dimensions.  xi: see Cost.
-struct DefenseOptions {
-    int32_t phase1_epochs = 5;     // epochs without the defense, 0 .. 10000
-    double eta = 0.25;             // pull strength (see Scaling), (0, 1e6]
-    double tau = 1.0;              // epsilon / median cost, [kMinTau, 100]
-    int32_t xi = 16;               // steps between recomputations, 1 .. 1,000,000
-    int32_t m = 64;                // barycenter support size, 2 .. 65536
-    int32_t sinkhorn_iters = 200;  // Sinkhorn iteration cap, 1 .. 1,000,000
-    double sinkhorn_tol = 1e-3;    // marginal-error tolerance, (0, 1]
-    int32_t sample = 1024;         // users per class for the barycenter, 0 = all, else >= 2
-    int32_t barycenter_iters = 1;  // barycenter updates per recomputation, 1 .. 1000
+// The fields, defaults and ranges are those of RAID_DEFENSE_OPTIONS
+// (raid_options.h).
+struct DefenseOptions : raid_defense_options {
+    DefenseOptions() : raid_defense_options() { SetOptionDefaults(RAID_OPTION_GROUP_DEFENSE, this); }
+    DefenseOptions(const raid_defense_options& o) : raid_defense_options(o) {}  // NOLINT
 
     // Throws InvalidArgument naming the first bad field.
-    void Validate() const;
+    void Validate() const { ValidateOptions(RAID_OPTION_GROUP_DEFENSE, this); }
 };
 
 // What the defense did (mirrors raid_defense_summary).
