@@ -109,13 +109,6 @@ static_assert(int{RAID_SIGNAL_MEAN} == int{raid::kSignalMean} &&
                   int{RAID_SIGNAL_NONLINEAR} == int{raid::kSignalNonlinear},
               "raid_signal_kind must match raid::SignalKind");
 
-// Copies core evaluation metrics to the C struct.
-void ToC(const raid::RankingMetrics& m, raid_eval_result* out) {
-    out->users = m.users;
-    out->ndcg_at_10 = m.ndcg_at_10;
-    out->hr_at_10 = m.hr_at_10;
-}
-
 }  // namespace
 
 extern "C" {
@@ -243,14 +236,7 @@ raid_status raid_mf_step(raid_trainer* tr, raid_progress* progress, int* done, r
         raid::MfProgress p;
         const bool finished = tr->impl->Step(&p);
         if (done != nullptr) *done = finished ? 1 : 0;
-        if (progress != nullptr) {
-            progress->epoch = p.epoch;
-            progress->epochs = p.epochs;
-            progress->fraction = p.fraction;
-            progress->epoch_finished = p.epoch_finished ? 1 : 0;
-            progress->loss = p.loss;
-            progress->epoch_seconds = p.epoch_seconds;
-        }
+        if (progress != nullptr) *progress = p;
     });
 }
 
@@ -275,7 +261,7 @@ raid_status raid_evaluate(const raid_dataset* ds, const float* U, const float* V
     return Guard(err, [&] {
         Require(out, "result");
         const raid::Dataset& d = FinalizedDataset(ds);
-        ToC(raid::EvaluateRanking(d, U, V, dim, threads), out);
+        *out = raid::EvaluateRanking(d, U, V, dim, threads);
     });
 }
 
@@ -285,7 +271,7 @@ raid_status raid_evaluate_popularity(const raid_dataset* ds, int32_t threads, ra
     return Guard(err, [&] {
         Require(out, "result");
         const raid::Dataset& d = FinalizedDataset(ds);
-        ToC(raid::EvaluatePopularity(d, threads), out);
+        *out = raid::EvaluatePopularity(d, threads);
     });
 }
 
@@ -385,32 +371,6 @@ static_assert(RAID_MAX_ATTACKERS == sizeof(raid::kAttackerOrder) / sizeof(raid::
 
 namespace {
 
-// Copies one attacker's core result to the C struct (unused fold slots are 0).
-void ToC(const raid::AttackResult& r, raid_attack_result* out) {
-    std::memset(out, 0, sizeof(*out));
-    out->attacker = r.attacker;
-    out->classes = r.classes;
-    out->users = r.users;
-    out->folds = r.folds;
-    out->f1 = r.f1;
-    out->f1_std = r.f1_std;
-    out->balanced_accuracy = r.balanced_accuracy;
-    out->balanced_accuracy_std = r.balanced_accuracy_std;
-    out->auc = r.auc;
-    out->auc_std = r.auc_std;
-    out->chance = r.chance;
-    out->seconds = r.seconds;
-    const size_t folds = std::min<size_t>(r.fold.size(), RAID_MAX_FOLDS);
-    for (size_t f = 0; f < folds; ++f) {
-        out->fold_f1[f] = r.fold[f].f1;
-        out->fold_balanced_accuracy[f] = r.fold[f].balanced_accuracy;
-        out->fold_auc[f] = r.fold[f].auc;
-        out->fold_train_users[f] = r.fold[f].train_users;
-        out->fold_test_users[f] = r.fold[f].test_users;
-        out->fold_iterations[f] = r.fold[f].iterations;
-    }
-}
-
 // Throws InvalidArgument unless the audit exists.
 const raid::Audit& CheckedAudit(const raid_audit* audit) {
     Require(audit, "audit");
@@ -475,7 +435,7 @@ raid_status raid_audit_get_results(const raid_audit* audit, raid_attack_result* 
                                         std::to_string(count) + ", got " +
                                         std::to_string(max_results));
         Require(out, "out");
-        for (int32_t k = 0; k < count; ++k) ToC(results[k], &out[k]);
+        for (int32_t k = 0; k < count; ++k) out[k] = results[k];
         *n_results = count;
     });
 }
@@ -583,10 +543,7 @@ raid_status raid_null_align(float* rows, int64_t n, int32_t dim, const int32_t* 
         const raid::NullAlignMode m = ToNullAlignMode(mode);
         const std::vector<int32_t> classes(user_class, user_class + (n > 0 ? n : 0));
         const raid::NullAlignSummary s = raid::NullAlign(rows, dim, n, dim, classes, n_classes, seed, m);
-        std::memset(out, 0, sizeof(*out));
-        out->moved_users = s.moved_users;
-        out->mean_shift = s.mean_shift;
-        out->seconds = s.seconds;
+        *out = s;
     });
 }
 
@@ -599,25 +556,7 @@ raid_status raid_mf_get_defense_summary(const raid_trainer* tr, int32_t attribut
         Require(out, "summary");
         if (attribute < 0 || (attribute > 0 && attribute >= tr->impl->defense_count()))
             throw raid::InvalidArgument("the trainer has no protected attribute " + std::to_string(attribute));
-        const raid::DefenseSummary s = tr->impl->defense_summary(attribute);
-        std::memset(out, 0, sizeof(*out));
-        out->classes = s.classes;
-        out->pulled_users = s.pulled_users;
-        out->recomputations = s.recomputations;
-        out->sinkhorn_calls = s.sinkhorn_calls;
-        out->sinkhorn_iterations = s.sinkhorn_iterations;
-        out->sinkhorn_converged = s.sinkhorn_converged;
-        out->max_marginal_error = s.max_marginal_error;
-        out->ot_seconds = s.ot_seconds;
-        out->phase1_seconds = s.phase1_seconds;
-        out->phase2_seconds = s.phase2_seconds;
-        out->phase1_epoch_seconds = s.phase1_epoch_seconds;
-        out->phase2_epoch_seconds = s.phase2_epoch_seconds;
-        out->defense_loss = s.defense_loss;
-        out->class_distance_before = s.class_distance_before;
-        out->class_distance_after = s.class_distance_after;
-        out->spread_before = s.spread_before;
-        out->spread_after = s.spread_after;
+        *out = tr->impl->defense_summary(attribute);
     });
 }
 

@@ -38,6 +38,7 @@
 #include <stdint.h>
 
 #include "../core/raid_options.h"
+#include "../core/raid_results.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -162,15 +163,6 @@ void		raid_mf_options_default(raid_mf_options *opts);
 raid_status raid_mf_options_validate(const raid_mf_options *opts,
 									 raid_error *err);
 
-typedef struct raid_progress
-{
-	int32_t		epoch;			/* epochs completed so far */
-	int32_t		epochs;			/* total epochs */
-	double		fraction;		/* work done, 0..1 */
-	int32_t		epoch_finished; /* 1 if this step completed an epoch */
-	double		loss;			/* mean loss of the last completed epoch */
-	double		epoch_seconds;	/* wall time of the last completed epoch */
-} raid_progress;
 
 typedef struct raid_trainer raid_trainer;
 
@@ -199,12 +191,6 @@ void		raid_mf_free(raid_trainer *tr);
  * Evaluation (leave-one-out, full ranking)
  * ------------------------------------------------------------------------ */
 
-typedef struct raid_eval_result
-{
-	int64_t		users;			/* users evaluated (with a held-out item) */
-	double		ndcg_at_10;
-	double		hr_at_10;
-} raid_eval_result;
 
 /*
  * Ranks, for every user with a held-out item, all items the user did not
@@ -282,29 +268,6 @@ void		raid_audit_options_default(raid_audit_options *opts);
 raid_status raid_audit_options_validate(const raid_audit_options *opts,
 										raid_error *err);
 
-/* One attacker's cross-validated figures (means and standard deviations over folds). */
-typedef struct raid_attack_result
-{
-	int32_t		attacker;		/* a raid_attacker_kind */
-	int32_t		classes;
-	int64_t		users;			/* users with a label that were attacked */
-	int32_t		folds;
-	double		f1;				/* macro-F1 */
-	double		f1_std;
-	double		balanced_accuracy;	/* mean per-class recall */
-	double		balanced_accuracy_std;
-	double		auc;			/* binary ROC AUC; macro one-vs-rest for > 2 classes */
-	double		auc_std;
-	double		chance;			/* 1 / classes */
-	double		seconds;		/* wall time of this attacker's folds */
-	double		fold_f1[RAID_MAX_FOLDS];
-	double		fold_balanced_accuracy[RAID_MAX_FOLDS];
-	double		fold_auc[RAID_MAX_FOLDS];
-	int64_t		fold_train_users[RAID_MAX_FOLDS];	/* after balancing */
-	int64_t		fold_test_users[RAID_MAX_FOLDS];
-	int32_t		fold_iterations[RAID_MAX_FOLDS];	/* MLP epochs / optimiser iterations;
-													 * 0 for kNN and QDA */
-} raid_attack_result;
 
 typedef struct raid_audit raid_audit;
 
@@ -361,27 +324,6 @@ void		raid_defense_options_default(raid_defense_options *opts);
 raid_status raid_defense_options_validate(const raid_defense_options *opts,
 										  raid_error *err);
 
-/* What the defense did, for the model's metrics. */
-typedef struct raid_defense_summary
-{
-	int32_t		classes;
-	int64_t		pulled_users;	/* users with a class (the others are trained, not pulled) */
-	int64_t		recomputations; /* barycenter + couplings recomputations */
-	int64_t		sinkhorn_calls;
-	int64_t		sinkhorn_iterations;	/* total */
-	int64_t		sinkhorn_converged;		/* calls that met the tolerance */
-	double		max_marginal_error;
-	double		ot_seconds;		/* time in OT (barycenter, couplings, targets) */
-	double		phase1_seconds;
-	double		phase2_seconds;
-	double		phase1_epoch_seconds;	/* mean */
-	double		phase2_epoch_seconds;	/* mean */
-	double		defense_loss;	/* last L_def = sum_c sum_ij T_c[i,j] |u_i - z_j|^2 */
-	double		class_distance_before;	/* W2 between classes at the start of Phase II */
-	double		class_distance_after;	/* W2 between classes after training */
-	double		spread_before;	/* mean distance of users to their mean, start of Phase II */
-	double		spread_after;	/* the same after training */
-} raid_defense_summary;
 
 /*
  * Turns the RAID defense on for one protected attribute of a trainer that has
@@ -429,12 +371,6 @@ typedef enum raid_null_align_mode
 	RAID_NULL_ALIGN_GAUSSIAN = 1	/* means and covariances (Gaussian map) */
 } raid_null_align_mode;
 
-typedef struct raid_null_align_summary
-{
-	int64_t		moved_users;
-	double		mean_shift;		/* root mean square move */
-	double		seconds;
-} raid_null_align_summary;
 
 double		raid_null_align_memory(int64_t n, int32_t dim, int32_t n_classes, int32_t mode);
 raid_status raid_null_align(float *rows, int64_t n, int32_t dim, const int32_t *user_class,

@@ -312,15 +312,14 @@ assign_classes(AuditData *d, const char *attribute, int folds, const char *empty
 					 errhint("Lower the \"folds\" option, or merge small classes.")));
 }
 
-/* Appends a JSON array of doubles (rounded for readability). */
-static void
-append_doubles(StringInfo s, const double *v, int n)
-{
-	appendStringInfoChar(s, '[');
-	for (int i = 0; i < n; i++)
-		appendStringInfo(s, "%s%.6f", i ? ", " : "", v[i]);
-	appendStringInfoChar(s, ']');
-}
+/* Appends one field of every fold of an attacker's result as a JSON array. */
+#define APPEND_FOLDS(s, r, field, format) \
+	do { \
+		appendStringInfoChar((s), '['); \
+		for (int f_ = 0; f_ < (r)->folds; f_++) \
+			appendStringInfo((s), "%s" format, f_ ? ", " : "", (r)->fold[f_].field); \
+		appendStringInfoChar((s), ']'); \
+	} while (0)
 
 /* Builds the details jsonb of one attacker's row. */
 static char *
@@ -347,21 +346,17 @@ details_json(const RaidAuditOptions *opts, const AuditData *d, const raid_attack
 					 d->without_attribute, d->missing_embedding, d->null_ids,
 					 r->f1_std, r->balanced_accuracy_std, r->auc_std);
 	appendStringInfoString(&s, ", \"fold_f1\": ");
-	append_doubles(&s, r->fold_f1, r->folds);
+	APPEND_FOLDS(&s, r, f1, "%.6f");
 	appendStringInfoString(&s, ", \"fold_balanced_accuracy\": ");
-	append_doubles(&s, r->fold_balanced_accuracy, r->folds);
+	APPEND_FOLDS(&s, r, balanced_accuracy, "%.6f");
 	appendStringInfoString(&s, ", \"fold_auc\": ");
-	append_doubles(&s, r->fold_auc, r->folds);
-	appendStringInfoString(&s, ", \"fold_train_users\": [");
-	for (int f = 0; f < r->folds; f++)
-		appendStringInfo(&s, "%s" INT64_FORMAT, f ? ", " : "", r->fold_train_users[f]);
-	appendStringInfoString(&s, "], \"fold_test_users\": [");
-	for (int f = 0; f < r->folds; f++)
-		appendStringInfo(&s, "%s" INT64_FORMAT, f ? ", " : "", r->fold_test_users[f]);
-	appendStringInfoString(&s, "], \"fold_iterations\": [");
-	for (int f = 0; f < r->folds; f++)
-		appendStringInfo(&s, "%s%d", f ? ", " : "", r->fold_iterations[f]);
-	appendStringInfoChar(&s, ']');
+	APPEND_FOLDS(&s, r, auc, "%.6f");
+	appendStringInfoString(&s, ", \"fold_train_users\": ");
+	APPEND_FOLDS(&s, r, train_users, INT64_FORMAT);
+	appendStringInfoString(&s, ", \"fold_test_users\": ");
+	APPEND_FOLDS(&s, r, test_users, INT64_FORMAT);
+	appendStringInfoString(&s, ", \"fold_iterations\": ");
+	APPEND_FOLDS(&s, r, iterations, "%d");
 	if (noise_floor >= 0)
 		appendStringInfo(&s, ", \"noise_floor\": %.6f", noise_floor);
 	if (plan_json)

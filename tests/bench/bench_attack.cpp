@@ -62,7 +62,7 @@ void RunAuditBenchmark(benchmark::State& state, int32_t attackers) {
         const char* name = raid::AttackerName(r.attacker);
         state.counters[std::string(name) + "_bacc"] = r.balanced_accuracy;
         double iterations = 0;
-        for (const raid::FoldResult& f : r.fold) iterations += f.iterations;
+        for (int f = 0; f < r.folds; ++f) iterations += r.fold[f].iterations;
         state.counters[std::string(name) + "_iters"] = iterations / static_cast<double>(r.folds);
     }
 }

@@ -392,7 +392,7 @@ TEST(Audit, SeparableBlobsAreFound) {
             EXPECT_DOUBLE_EQ(r.chance, 1.0 / classes);
             EXPECT_EQ(r.users, 2000);
             EXPECT_EQ(r.folds, 5);
-            ASSERT_EQ(r.fold.size(), 5u);
+            ASSERT_EQ(r.folds, 5);
             int64_t tested = 0;
             for (const auto& f : r.fold) tested += f.test_users;
             EXPECT_EQ(tested, 2000);
@@ -420,8 +420,8 @@ void ExpectSameResults(const std::vector<raid::AttackResult>& a,
         EXPECT_EQ(a[k].f1, b[k].f1);
         EXPECT_EQ(a[k].balanced_accuracy, b[k].balanced_accuracy);
         EXPECT_EQ(a[k].auc, b[k].auc);
-        ASSERT_EQ(a[k].fold.size(), b[k].fold.size());
-        for (size_t f = 0; f < a[k].fold.size(); ++f) {
+        ASSERT_EQ(a[k].folds, b[k].folds);
+        for (int f = 0; f < a[k].folds; ++f) {
             EXPECT_EQ(a[k].fold[f].iterations, b[k].fold[f].iterations);
             EXPECT_EQ(a[k].fold[f].auc, b[k].fold[f].auc);
         }

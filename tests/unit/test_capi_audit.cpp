@@ -268,24 +268,24 @@ TEST(CApiAudit, FullRunAgreesWithItsFolds) {
                     train_class1 += d.labels[i];
                 }
             }
-            EXPECT_EQ(r.fold_test_users[f], test);
-            EXPECT_EQ(r.fold_train_users[f], train);
+            EXPECT_EQ(r.fold[f].test_users, test);
+            EXPECT_EQ(r.fold[f].train_users, train);
             EXPECT_EQ(2 * train_class1, train);  // balanced
             // kNN and QDA have no iterations.
             if (r.attacker == RAID_ATTACKER_KNN || r.attacker == RAID_ATTACKER_QDA)
-                EXPECT_EQ(r.fold_iterations[f], 0);
+                EXPECT_EQ(r.fold[f].iterations, 0);
             else
-                EXPECT_GT(r.fold_iterations[f], 0);
-            EXPECT_GE(r.fold_balanced_accuracy[f], 0.0);
-            EXPECT_LE(r.fold_auc[f], 1.0);
+                EXPECT_GT(r.fold[f].iterations, 0);
+            EXPECT_GE(r.fold[f].balanced_accuracy, 0.0);
+            EXPECT_LE(r.fold[f].auc, 1.0);
         }
         for (int f = o.folds; f < RAID_MAX_FOLDS; ++f) {
-            EXPECT_EQ(r.fold_test_users[f], 0);
-            EXPECT_EQ(r.fold_f1[f], 0.0);
+            EXPECT_EQ(r.fold[f].test_users, 0);
+            EXPECT_EQ(r.fold[f].f1, 0.0);
         }
         // The means are the means of the folds.
         double mean = 0.0;
-        for (int f = 0; f < o.folds; ++f) mean += r.fold_balanced_accuracy[f];
+        for (int f = 0; f < o.folds; ++f) mean += r.fold[f].balanced_accuracy;
         EXPECT_NEAR(r.balanced_accuracy, mean / o.folds, 1e-12);
     }
     raid_audit_free(audit);

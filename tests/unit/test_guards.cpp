@@ -417,7 +417,7 @@ TEST_F(Guards, AuditPollsPerMinibatchAndPerIteration) {
     int32_t count = 0;
     ASSERT_EQ(raid_audit_get_results(a, &r, 1, &count, &err), RAID_OK);
     int64_t iterations = 0;
-    for (int f = 0; f < r.folds; ++f) iterations += r.fold_iterations[f];
+    for (int f = 0; f < r.folds; ++f) iterations += r.fold[f].iterations;
     EXPECT_GT(iterations, 0);
     EXPECT_GE(polls(), iterations);
     raid_audit_free(a);

@@ -400,7 +400,7 @@ TEST(AttackLeakage, XorClustersAreFoundByKnn) {
     EXPECT_LT(r[0].balanced_accuracy, 0.6);
     EXPECT_GT(r[1].balanced_accuracy, 0.9);
     EXPECT_GT(r[1].auc, 0.95);
-    for (const raid::FoldResult& f : r[1].fold) EXPECT_EQ(f.iterations, 0);
+    for (int f = 0; f < r[1].folds; ++f) EXPECT_EQ(r[1].fold[f].iterations, 0);
 }
 
 /* ------------------------------------------------------ the RBF attacker */
@@ -429,7 +429,7 @@ TEST(AttackLeakage, RingAroundADiscIsFoundByTheRbfAttacker) {
     EXPECT_LT(r[0].balanced_accuracy, 0.6);
     EXPECT_GT(r[1].balanced_accuracy, 0.95);
     EXPECT_GT(r[1].auc, 0.98);
-    for (const raid::FoldResult& f : r[1].fold) EXPECT_GT(f.iterations, 0);
+    for (int f = 0; f < r[1].folds; ++f) EXPECT_GT(r[1].fold[f].iterations, 0);
     // the same seed gives the same features: identical results at 1 thread
     raid::AuditOptions o;
     o.threads = 1;
@@ -535,19 +535,18 @@ TEST_F(AuditKnnQda, FourResultsInOrderAndBitIdenticalAtOneAndTwoThreads) {
         EXPECT_EQ(a.balanced_accuracy, b.balanced_accuracy) << k;
         EXPECT_EQ(a.auc, b.auc) << k;
         EXPECT_EQ(a.auc_std, b.auc_std) << k;
-        EXPECT_EQ(std::memcmp(a.fold_f1, b.fold_f1, sizeof(a.fold_f1)), 0) << k;
-        EXPECT_EQ(std::memcmp(a.fold_auc, b.fold_auc, sizeof(a.fold_auc)), 0) << k;
-        EXPECT_EQ(std::memcmp(a.fold_balanced_accuracy, b.fold_balanced_accuracy,
-                              sizeof(a.fold_balanced_accuracy)),
-                  0)
-            << k;
-        EXPECT_EQ(std::memcmp(a.fold_iterations, b.fold_iterations, sizeof(a.fold_iterations)), 0)
-            << k;
+        ASSERT_EQ(a.folds, b.folds) << k;
+        for (int f = 0; f < a.folds; ++f) {
+            EXPECT_EQ(a.fold[f].f1, b.fold[f].f1) << k;
+            EXPECT_EQ(a.fold[f].auc, b.fold[f].auc) << k;
+            EXPECT_EQ(a.fold[f].balanced_accuracy, b.fold[f].balanced_accuracy) << k;
+            EXPECT_EQ(a.fold[f].iterations, b.fold[f].iterations) << k;
+        }
         // Shift 0.8 on 8 axes (Bayes BAcc 0.87): every attacker finds it.
         EXPECT_GT(a.balanced_accuracy, 0.7) << k;
         EXPECT_GT(a.auc, 0.75) << k;
         if (a.attacker == RAID_ATTACKER_KNN || a.attacker == RAID_ATTACKER_QDA) {
-            for (int f = 0; f < o.folds; ++f) EXPECT_EQ(a.fold_iterations[f], 0);
+            for (int f = 0; f < o.folds; ++f) EXPECT_EQ(a.fold[f].iterations, 0);
         }
     }
     // knn_k and qda_reg reach the attackers.

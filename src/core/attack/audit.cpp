@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <stdexcept>
 #include <cmath>
 #include <string>
 
@@ -251,13 +252,14 @@ std::vector<AttackResult> Audit::Results() const {
         r.attacker = attacker;
         r.classes = classes_;
         r.users = n_;
-        r.folds = options_.folds;
+        r.folds = 0;
         r.chance = 1.0 / classes_;
         std::vector<double> f1, bacc, auc;
         for (size_t t = 0; t < tasks_.size(); ++t) {
             if (tasks_[t].attacker != attacker) continue;
             const FoldResult& fr = task_results_[t];
-            r.fold.push_back(fr);
+            if (r.folds == RAID_MAX_FOLDS) throw std::logic_error("more folds than RAID_MAX_FOLDS");
+            r.fold[r.folds++] = fr;
             f1.push_back(fr.f1);
             bacc.push_back(fr.balanced_accuracy);
             auc.push_back(fr.auc);

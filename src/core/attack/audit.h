@@ -59,6 +59,7 @@
 
 #include "../common.h"
 #include "../options.h"
+#include "../raid_results.h"
 #include "crossval.h"
 #include "knn.h"
 #include "logistic.h"
@@ -114,28 +115,14 @@ struct AuditOptions : raid_audit_options {
 };
 
 // Figures of one (attacker, fold) task.
-struct FoldResult {
-    double f1 = 0.0;
-    double balanced_accuracy = 0.0;
-    double auc = 0.0;
-    int64_t train_users = 0;  // after balancing (the MLP holds out part of them)
-    int64_t test_users = 0;
-    int32_t iterations = 0;  // MLP epochs / L-BFGS iterations / 0 (kNN, QDA)
-    double seconds = 0.0;
+struct FoldResult : raid_fold_result {
+    FoldResult() : raid_fold_result() {}
 };
 
 // Cross-validated figures of one attacker.
-struct AttackResult {
-    int32_t attacker = 0;  // an AttackerKind
-    int32_t classes = 0;
-    int64_t users = 0;
-    int32_t folds = 0;
-    double f1 = 0.0, f1_std = 0.0;
-    double balanced_accuracy = 0.0, balanced_accuracy_std = 0.0;
-    double auc = 0.0, auc_std = 0.0;
-    double chance = 0.0;   // 1 / classes
-    double seconds = 0.0;  // sum of its tasks' wall times
-    std::vector<FoldResult> fold;
+// (raid_results.h; seconds: the sum of its tasks' wall times; fold[0 .. folds)).
+struct AttackResult : raid_attack_result {
+    AttackResult() : raid_attack_result() {}
 };
 
 // One audit, run step by step.

@@ -31,14 +31,13 @@
 #include <vector>
 
 #include "../data/dataset.h"
+#include "../raid_results.h"
 
 namespace raid {
 
 // Averages of the per-user metrics at cutoff 10.
-struct RankingMetrics {
-    int64_t users = 0;  // users evaluated
-    double ndcg_at_10 = 0.0;
-    double hr_at_10 = 0.0;
+struct RankingMetrics : raid_eval_result {
+    RankingMetrics() : raid_eval_result() {}
 };
 
 // Expected NDCG@k and HR@k of one user given g better and t tied candidates.

@@ -62,16 +62,16 @@
 #include <cstdint>
 #include <vector>
 
+#include "../raid_results.h"
+
 namespace raid {
 
 enum class NullAlignMode { kMean, kGaussian };
 
 // What the alignment did.
-struct NullAlignSummary {
-    int32_t classes = 0;
-    int64_t moved_users = 0;
-    double mean_shift = 0.0;  // root mean square of |x' - x| over the moved users
-    double seconds = 0.0;
+// (raid_results.h; mean_shift: root mean square of |x' - x| over the moved users)
+struct NullAlignSummary : raid_null_align_summary {
+    NullAlignSummary() : raid_null_align_summary() {}
 };
 
 // Estimated bytes NullAlign allocates.

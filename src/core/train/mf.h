@@ -130,6 +130,7 @@
 #include "../common.h"
 #include "../data/dataset.h"
 #include "../options.h"
+#include "../raid_results.h"
 #include "mf_defense.h"
 
 namespace raid {
@@ -146,13 +147,9 @@ struct MfOptions : raid_mf_options {
 };
 
 // Progress after a Step().
-struct MfProgress {
-    int32_t epoch = 0;            // epochs completed so far
-    int32_t epochs = 0;           // total epochs
-    double fraction = 0.0;        // work done, 0..1
-    bool epoch_finished = false;  // this step completed an epoch
-    double loss = 0.0;            // mean loss of the last completed epoch
-    double epoch_seconds = 0.0;   // wall time of the last completed epoch (its Step() calls)
+// (raid_results.h; epoch_seconds is the wall time of the epoch's Step() calls).
+struct MfProgress : raid_progress {
+    MfProgress() : raid_progress() {}
 };
 
 // What training did: per-epoch losses and times.

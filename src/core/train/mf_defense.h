@@ -96,6 +96,7 @@
 
 #include "../common.h"
 #include "../options.h"
+#include "../raid_results.h"
 #include "../ot/barycenter.h"
 
 namespace raid {
@@ -131,24 +132,8 @@ struct DefenseOptions : raid_defense_options {
 };
 
 // What the defense did (mirrors raid_defense_summary).
-struct DefenseSummary {
-    int32_t classes = 0;
-    int64_t pulled_users = 0;
-    int64_t recomputations = 0;
-    int64_t sinkhorn_calls = 0;
-    int64_t sinkhorn_iterations = 0;
-    int64_t sinkhorn_converged = 0;
-    double max_marginal_error = 0.0;
-    double ot_seconds = 0.0;
-    double phase1_seconds = 0.0;
-    double phase2_seconds = 0.0;
-    double phase1_epoch_seconds = 0.0;
-    double phase2_epoch_seconds = 0.0;
-    double defense_loss = 0.0;
-    double class_distance_before = 0.0;
-    double class_distance_after = 0.0;
-    double spread_before = 0.0;
-    double spread_after = 0.0;
+struct DefenseSummary : raid_defense_summary {
+    DefenseSummary() : raid_defense_summary() {}
 };
 
 // The OT side of the defense: samples, barycenter state, targets.
