@@ -43,6 +43,10 @@ if [ -n "$bad" ]; then
 else p=$((p + 1)); fi
 count layering "$p" "$f"
 
+# 0b. structure: file and function sizes (scripts/check_structure.py)
+raid_log "structure"
+if /usr/bin/python3 scripts/check_structure.py; then count structure 1 0; else count structure 0 1; fi
+
 # 1. unit tests: the core and its C ABI, linked without PostgreSQL
 raid_log "unit tests"
 if make -s unit >build/unit-build.log 2>&1; then

@@ -144,7 +144,11 @@ launcher_start(int64 job_id, Oid role)
 	return true;
 }
 
-/* One pass: stale rows, finished workers, queued jobs. */
+/*
+ * One pass: stale rows, finished workers, queued jobs.
+ * Long: one pass of the launcher loop; stale rows, reaping and starting share
+ * one snapshot of the slots.
+ */
 static void
 launcher_iteration(bool *recovered, bool *warned)
 {

@@ -120,6 +120,11 @@ static const char *const audit_sql =
 "j.args->>'model', (j.args->>'attributes')::regclass, (j.args->>'attribute_col')::text, "
 "NULLIF(j.args->'options', 'null'::jsonb)) a WHERE j.job_id = $1";
 
+/*
+ * The worker: runs one job as its owner.
+ * Long: connect, claim, run and record, each step's transaction depending on
+ * the state the previous one left.
+ */
 void
 raid_job_worker_main(Datum arg)
 {

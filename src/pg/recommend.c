@@ -60,6 +60,10 @@ lookup_model(const char *name, int64 *model_id, int *dim)
 					  "reading the item embeddings");
 }
 
+/*
+ * Long: reading the model, scoring and returning the rows share one SPI
+ * connection.
+ */
 Datum
 raid_recommend(PG_FUNCTION_ARGS)
 {

@@ -58,6 +58,10 @@ run_sql(const char *sql, int expected)
 		elog(ERROR, "\"%s\" failed: %s", sql, SPI_result_code_string(rc));
 }
 
+/*
+ * Long: argument checks, generation and the two table writes share the SPI
+ * connection and the role switch.
+ */
 Datum
 raid_synthetic_sql(PG_FUNCTION_ARGS)
 {

@@ -176,6 +176,67 @@ run_training(raid_trainer *tr, int phase1_epochs, StringInfo epochs_json,
 	appendStringInfoChar(epochs_json, ']');
 }
 
+/*
+ * Reads every protected attribute's classes and turns the defense on for it.
+ * eta is the strength of the whole pull: each of A attributes pulls at
+ * eta / sqrt(A), so that pulls in unrelated directions add up to one
+ * attribute's.  At eta / 1 each, gender and age groups on MovieLens 100K both
+ * ended below chance (age: logistic 0.059 below) and NDCG@10 lost 9% before
+ * the final step (BENCHMARKS.md, "Several attributes").
+ */
+static Protected *
+setup_defense(const TrainArgs *a, RaidCoreHandles *h, const raid_dataset_info *info, int *n_prot)
+{
+	raid_defense_options each = a->opts.defense;
+	Protected  *prot;
+	raid_error	err;
+
+	*n_prot = a->n_attributes;
+	each.eta = a->opts.defense.eta / sqrt((double) *n_prot);
+	/* per attribute: its labelled users while reading (16 bytes each), its classes (4) */
+	raid_check_memory((double) *n_prot * (sizeof(LabelledUser) + sizeof(int32)) * Max(info->n_users, 1),
+					  "reading the protected attributes");
+	prot = palloc0(sizeof(Protected) * *n_prot);
+	raid_error_clear(&err);
+	for (int i = 0; i < *n_prot; i++)
+	{
+		prot[i].column = a->attribute_cols[i];
+		prot[i].base_eta = prot[i].eta = each.eta;
+		raid_load_user_classes(a, prot[i].column, h->dataset, info->n_users, &prot[i].uc);
+		if (raid_mf_set_defense(h->trainer, prot[i].uc.user_class, prot[i].uc.n_classes,
+								&each, &err) != RAID_OK)
+			raid_report_error(&err, "setting up the defense");
+	}
+	return prot;
+}
+
+/* One WARNING per attribute that misses the leakage target. */
+static void
+warn_missed_targets(const TrainArgs *a, const Protected *prot, int n_prot)
+{
+	for (int i = 0; i < n_prot; i++)
+	{
+		const Leakage *l = &prot[i].final;
+
+		if (!l->measured || raid_target_met(&a->opts, l))
+			continue;
+		ereport(WARNING,
+				(errmsg("model \"%s\" misses its leakage target: attacker %s is %.3f from chance on \"%s\", the target is %.3g",
+						a->model, raid_attacker_name(l->attacker), l->leakage, prot[i].column, a->opts.leakage.target),
+				 errdetail("The model is stored with metrics.defense.target_met = false.  On shuffled labels the same attackers reach %.3f (the noise floor, which the leakage must not exceed either).",
+						   l->noise_floor),
+				 a->opts.leakage.adapt && a->opts.leakage.align ?
+				 errhint("The pull ended at eta %.4g (0: paused, no leakage at the end of Phase I); a larger eta or more epochs may help.  Audit the model with raid.audit() before relying on it.",
+						 prot[i].eta) :
+				 errhint("Set the options \"adapt\" and \"align\" to true (their defaults), or change eta.  Audit the model with raid.audit() before relying on it.")));
+	}
+}
+
+/*
+ * raid.train.  Long: its stages (load, build, train, the leakage
+ * target, evaluate, store) share the core handles, the SPI connection and the
+ * role switch, which must be set up and released in this order in one place.
+ */
 Datum
 raid_train(PG_FUNCTION_ARGS)
 {
@@ -254,33 +315,7 @@ raid_train(PG_FUNCTION_ARGS)
 	if (h->trainer == NULL)
 		raid_report_error(&err, "creating the trainer");
 	if (a.raid_defense)
-	{
-		/*
-		 * eta is the strength of the whole pull: each of A attributes pulls
-		 * at eta / sqrt(A), so that pulls in unrelated directions add up to
-		 * one attribute's.  At eta / 1 each, gender and age groups on
-		 * MovieLens 100K both ended below chance (age: logistic 0.059 below)
-		 * and NDCG@10 lost 9% before the final step (BENCHMARKS.md, "Several
-		 * attributes").
-		 */
-		raid_defense_options each = a.opts.defense;
-
-		n_prot = a.n_attributes;
-		each.eta = a.opts.defense.eta / sqrt((double) n_prot);
-		/* per attribute: its labelled users while reading (16 bytes each), its classes (4) */
-		raid_check_memory((double) n_prot * (sizeof(LabelledUser) + sizeof(int32)) * Max(info.n_users, 1),
-						  "reading the protected attributes");
-		prot = palloc0(sizeof(Protected) * n_prot);
-		for (int i = 0; i < n_prot; i++)
-		{
-			prot[i].column = a.attribute_cols[i];
-			prot[i].base_eta = prot[i].eta = each.eta;
-			raid_load_user_classes(&a, prot[i].column, h->dataset, info.n_users, &prot[i].uc);
-			if (raid_mf_set_defense(h->trainer, prot[i].uc.user_class, prot[i].uc.n_classes,
-									&each, &err) != RAID_OK)
-				raid_report_error(&err, "setting up the defense");
-		}
-	}
+		prot = setup_defense(&a, h, &info, &n_prot);
 	initStringInfo(&epochs_json);
 	initStringInfo(&target_log.checkpoints);
 	run_training(h->trainer, a.raid_defense ? a.opts.defense.phase1_epochs : -1, &epochs_json,
@@ -357,23 +392,8 @@ raid_train(PG_FUNCTION_ARGS)
 	raid_core_handles_release(h);
 	SPI_finish();
 
-	/* one WARNING per attribute that misses the target */
-	for (int i = 0; a.raid_defense && a.opts.leakage.target > 0 && i < n_prot; i++)
-	{
-		const Leakage *l = &prot[i].final;
-
-		if (!l->measured || raid_target_met(&a.opts, l))
-			continue;
-		ereport(WARNING,
-				(errmsg("model \"%s\" misses its leakage target: attacker %s is %.3f from chance on \"%s\", the target is %.3g",
-						a.model, raid_attacker_name(l->attacker), l->leakage, prot[i].column, a.opts.leakage.target),
-				 errdetail("The model is stored with metrics.defense.target_met = false.  On shuffled labels the same attackers reach %.3f (the noise floor, which the leakage must not exceed either).",
-						   l->noise_floor),
-				 a.opts.leakage.adapt && a.opts.leakage.align ?
-				 errhint("The pull ended at eta %.4g (0: paused, no leakage at the end of Phase I); a larger eta or more epochs may help.  Audit the model with raid.audit() before relying on it.",
-						 prot[i].eta) :
-				 errhint("Set the options \"adapt\" and \"align\" to true (their defaults), or change eta.  Audit the model with raid.audit() before relying on it.")));
-	}
+	if (a.raid_defense && a.opts.leakage.target > 0)
+		warn_missed_targets(&a, prot, n_prot);
 
 	values[0] = CStringGetTextDatum(a.model);
 	values[1] = Int64GetDatum(model_id);

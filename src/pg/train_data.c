@@ -86,6 +86,7 @@ cmp_labelled(const void *a, const void *b)
  * Reads the protected attribute of the trained users: classes are the
  * attribute's values as text, in byte order.  Users without a value are
  * trained but not pulled; a user with two rows is an error.
+ * Long: one query and one pass that sorts, checks and maps the labels.
  */
 void
 raid_load_user_classes(const TrainArgs *a, const char *column, const raid_dataset *ds, int64 n_users,

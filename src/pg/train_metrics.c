@@ -40,6 +40,8 @@ append_leakage(StringInfo s, const Leakage *l)
  * per attribute its classes, figures and leakage in "attributes".  The
  * target's figures at the top level are those of the attribute furthest
  * beyond its bar.
+ * Long: one JSON object whose fields depend on the number of attributes and on
+ * what the target did.
  */
 void
 raid_append_defense_metrics(StringInfo s, raid_trainer *tr, const Protected *prot, int n_prot,

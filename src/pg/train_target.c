@@ -121,6 +121,8 @@ candidate_score(const RaidTrainOptions *o, const Protected *prot, int n_prot, in
  * combinations of their classes (step_classes) and a candidate is judged by
  * its worst attribute, each against its own bar.  Works on copies: a cancel
  * leaves the trained embeddings as they were.
+ * Long: the candidates' audits and the choice between them read more clearly
+ * in one place.
  */
 void
 raid_final_step(raid_trainer *tr, const int64 *user_ids, Protected *prot, int n_prot, int64 n_users,
@@ -257,6 +259,8 @@ raid_final_step(raid_trainer *tr, const int64 *user_ids, Protected *prot, int n_
  * over-aligns them; the later checkpoints halve it, which keeps 0.985x of
  * the undefended NDCG@10 instead of 0.916x at the same leakage (BENCHMARKS.md,
  * "Checkpoints").
+ * Long: the checkpoint rule (resume, double, halve, keep) reads more clearly
+ * in one place.
  */
 void
 raid_adapt_at_checkpoint(raid_trainer *tr, const int64 *user_ids, Protected *prot, int n_prot,

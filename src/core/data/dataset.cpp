@@ -115,6 +115,7 @@ void Dataset::Append(const int64_t* users, const int64_t* items, size_t n) {
 }
 
 // Remaps ids, collapses duplicates, sorts rows and holds out one item per user.
+// Long: the remap, collapse and split passes share their index arrays.
 void Dataset::Finalize(bool holdout, uint64_t seed) {
     if (finalized_) throw InvalidArgument("dataset is already finalized");
     if (raw_users_.empty()) throw DataError("no interactions");

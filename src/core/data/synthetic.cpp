@@ -175,6 +175,8 @@ double SyntheticBytes(const SyntheticOptions& o) {
 }
 
 // Generates users, classes and interactions (see synthetic.h).
+// Long: every signal kind draws from the same per-user streams in one pass,
+// which keeps the data of a seed identical for any thread count.
 SyntheticData GenerateSynthetic(const SyntheticOptions& o) {
     o.Validate();
     CheckMemory(SyntheticBytes(o), kWhat);

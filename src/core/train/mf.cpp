@@ -169,6 +169,8 @@ void MfTrainer::DealGroups(const std::vector<int32_t>& ranked, uint64_t tag,
 // each block (Fisher-Yates, seeded per epoch and block) and orders the blocks
 // into sub-steps.  The pairs are stored, not positions into the CSR, so the
 // hot loop reads them sequentially.
+// Long: dealing users and items into groups and shuffling the epoch share the
+// seeded streams and buffers.
 void MfTrainer::BeginEpoch() {
     const int32_t P = strata_;
     const uint64_t seed = options_.seed;
@@ -456,6 +458,8 @@ void MfTrainer::TrainRange(int64_t begin, int64_t end) {
 //   |g_v|^2 = |coef u + l2 v|^2 = coef^2 |u|^2 + 2 coef l2 <u,v> + l2^2 |v|^2
 // follows from the dot-product pass, so each sample costs two passes over
 // its row (dot+norm, then update) instead of five separate vector operations.
+// Long: the SGD kernel; one function keeps the hot loop's state local and its
+// cancellation polls in one place.
 void MfTrainer::TrainBlock(int32_t c, int64_t begin, int64_t end, float* gu, StopFlag* stop) {
     if (begin >= end) return;
     if (stop->Poll()) return;
