@@ -76,6 +76,12 @@ JOIN (SELECT * FROM raid.audits WHERE model = 'm_audit' ORDER BY audit_id LIMIT 
 SELECT attacker, round(balanced_accuracy::numeric, 3) AS bacc
 FROM raid.audit_embeddings('emb_double', 'uid', 'e', 'syn_users', 'user_id', 'attribute',
                            '{"threads": 1, "attackers": ["logistic"]}');
+-- a non-finite figure of an audit is stored as JSON null with a WARNING
+SET raid.debug_nonfinite_metric = 'fold_auc';
+SELECT attacker, details->'fold_auc' AS fold_auc, jsonb_typeof(details->'auc_std') AS auc_std_type
+FROM raid.audit_embeddings('emb_double', 'uid', 'e', 'syn_users', 'user_id', 'attribute',
+                           '{"threads": 1, "attackers": ["logistic"], "folds": 2}');
+RESET raid.debug_nonfinite_metric;
 
 -- attribute types: boolean, integer, enum; NULL attributes excluded and counted
 CREATE TYPE colour AS ENUM ('red', 'green', 'blue');

@@ -113,3 +113,16 @@ FROM before;
 SELECT raid.drop_model('m_verbose');
 SELECT raid.drop_model('m_verbose', if_exists => true);
 SELECT count(*) FROM raid.models WHERE name = 'm_verbose';
+
+-- a non-finite figure is stored as JSON null with a WARNING, never a failed
+-- store (raid.debug_nonfinite_metric makes the figure of that key NaN)
+SET raid.debug_nonfinite_metric = 'ndcg_at_10';
+SELECT users FROM raid.train('m_nonfinite', 'syn_inter', options => '{"dim": 4, "epochs": 1, "threads": 1}');
+SELECT metrics->'ndcg_at_10' AS ndcg_json, jsonb_typeof(metrics->'hr_at_10') AS hr_type
+FROM raid.models WHERE name = 'm_nonfinite';
+SET raid.debug_nonfinite_metric = 'loss';
+SELECT users FROM raid.train('m_nonfinite', 'syn_inter', options => '{"dim": 4, "epochs": 2, "threads": 1, "replace": true}');
+SELECT jsonb_agg(e->'loss') AS losses FROM raid.models, jsonb_array_elements(metrics->'epochs') e
+WHERE name = 'm_nonfinite';
+RESET raid.debug_nonfinite_metric;
+SELECT raid.drop_model('m_nonfinite');

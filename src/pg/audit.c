@@ -18,7 +18,6 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
-#include "utils/json.h"
 #include "utils/lsyscache.h"
 
 #include "audit.h"
@@ -26,96 +25,89 @@
 PG_FUNCTION_INFO_V1(raid_audit_model);
 PG_FUNCTION_INFO_V1(raid_audit_embeddings);
 
-/* Appends one field of every fold of an attacker's result as a JSON array. */
-#define APPEND_FOLDS(s, r, field, format) \
+/* One field of every fold of an attacker's result as a JSON array. */
+#define ADD_FOLDS(j, key, r, field, add) \
 	do { \
-		appendStringInfoChar((s), '['); \
+		raid_json_array_begin((j), (key)); \
 		for (int f_ = 0; f_ < (r)->folds; f_++) \
-			appendStringInfo((s), "%s" format, f_ ? ", " : "", (r)->fold[f_].field); \
-		appendStringInfoChar((s), ']'); \
+			add; \
+		raid_json_array_end(j); \
 	} while (0)
 
 /* Builds the details jsonb of one attacker's row. */
 static char *
 details_json(const RaidAuditOptions *opts, const AuditData *d, const raid_attack_result *r,
-			 const char *plan_json, double noise_floor)
+			 Jsonb *plan, double noise_floor)
 {
-	StringInfoData s;
+	RaidJson	j;
 
-	initStringInfo(&s);
-	appendStringInfo(&s, "{\"options\": %s, \"dim\": %d, \"class_labels\": [",
-					 raid_audit_options_json(opts), d->dim);
+	raid_json_init(&j, psprintf("the details of the %s attacker's audit",
+								raid_attacker_name(r->attacker)));
+	raid_json_object_begin(&j, NULL);
+	raid_json_jsonb(&j, "options",
+					DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
+													   CStringGetDatum(raid_audit_options_json(opts)))));
+	raid_json_int(&j, "dim", d->dim);
+	raid_json_array_begin(&j, "class_labels");
 	for (int c = 0; c < d->n_classes; c++)
-	{
-		if (c)
-			appendStringInfoString(&s, ", ");
-		escape_json(&s, d->class_names[c]);
-	}
-	appendStringInfoString(&s, "], \"class_users\": [");
+		raid_json_string(&j, NULL, d->class_names[c]);
+	raid_json_array_end(&j);
+	raid_json_array_begin(&j, "class_users");
 	for (int c = 0; c < d->n_classes; c++)
-		appendStringInfo(&s, "%s" INT64_FORMAT, c ? ", " : "", d->class_users[c]);
-	appendStringInfo(&s, "], \"excluded_without_attribute\": " INT64_FORMAT
-					 ", \"missing_embedding\": " INT64_FORMAT ", \"null_ids\": " INT64_FORMAT
-					 ", \"f1_std\": %.6f, \"balanced_accuracy_std\": %.6f, \"auc_std\": %.6f",
-					 d->without_attribute, d->missing_embedding, d->null_ids,
-					 r->f1_std, r->balanced_accuracy_std, r->auc_std);
-	appendStringInfoString(&s, ", \"fold_f1\": ");
-	APPEND_FOLDS(&s, r, f1, "%.6f");
-	appendStringInfoString(&s, ", \"fold_balanced_accuracy\": ");
-	APPEND_FOLDS(&s, r, balanced_accuracy, "%.6f");
-	appendStringInfoString(&s, ", \"fold_auc\": ");
-	APPEND_FOLDS(&s, r, auc, "%.6f");
-	appendStringInfoString(&s, ", \"fold_train_users\": ");
-	APPEND_FOLDS(&s, r, train_users, INT64_FORMAT);
-	appendStringInfoString(&s, ", \"fold_test_users\": ");
-	APPEND_FOLDS(&s, r, test_users, INT64_FORMAT);
-	appendStringInfoString(&s, ", \"fold_iterations\": ");
-	APPEND_FOLDS(&s, r, iterations, "%d");
+		raid_json_int(&j, NULL, d->class_users[c]);
+	raid_json_array_end(&j);
+	raid_json_int(&j, "excluded_without_attribute", d->without_attribute);
+	raid_json_int(&j, "missing_embedding", d->missing_embedding);
+	raid_json_int(&j, "null_ids", d->null_ids);
+	raid_json_number(&j, "f1_std", r->f1_std, "%.6f");
+	raid_json_number(&j, "balanced_accuracy_std", r->balanced_accuracy_std, "%.6f");
+	raid_json_number(&j, "auc_std", r->auc_std, "%.6f");
+	ADD_FOLDS(&j, "fold_f1", r, f1, raid_json_number(&j, NULL, r->fold[f_].f1, "%.6f"));
+	ADD_FOLDS(&j, "fold_balanced_accuracy", r, balanced_accuracy,
+			  raid_json_number(&j, NULL, r->fold[f_].balanced_accuracy, "%.6f"));
+	ADD_FOLDS(&j, "fold_auc", r, auc, raid_json_number(&j, NULL, r->fold[f_].auc, "%.6f"));
+	ADD_FOLDS(&j, "fold_train_users", r, train_users, raid_json_int(&j, NULL, r->fold[f_].train_users));
+	ADD_FOLDS(&j, "fold_test_users", r, test_users, raid_json_int(&j, NULL, r->fold[f_].test_users));
+	ADD_FOLDS(&j, "fold_iterations", r, iterations, raid_json_int(&j, NULL, r->fold[f_].iterations));
 	if (noise_floor >= 0)
-		appendStringInfo(&s, ", \"noise_floor\": %.6f", noise_floor);
-	if (plan_json)
-		appendStringInfo(&s, ", \"plan\": %s", plan_json);
-	appendStringInfoChar(&s, '}');
-	return s.data;
+		raid_json_number(&j, "noise_floor", noise_floor, "%.6f");
+	if (plan)
+		raid_json_jsonb(&j, "plan", plan);
+	raid_json_object_end(&j);
+	return raid_json_finish_text(&j);
 }
 
 /* The cross-validation plan as JSON: per fold, the test and training user ids. */
-static char *
+static Jsonb *
 plan_json(raid_audit *audit, const AuditData *d, int folds)
 {
 	int32	   *fold_of = palloc_extended(sizeof(int32) * d->n, MCXT_ALLOC_HUGE);
 	uint8	   *in_train = palloc_extended((Size) d->n * folds, MCXT_ALLOC_HUGE);
 	raid_error	err;
-	StringInfoData s;
+	RaidJson	j;
 
 	raid_error_clear(&err);
 	if (raid_audit_get_folds(audit, fold_of, in_train, &err) != RAID_OK)
 		raid_report_error(&err, "reading the cross-validation plan");
-	initStringInfo(&s);
-	appendStringInfoChar(&s, '[');
+	raid_json_init(&j, "the cross-validation plan");
+	raid_json_array_begin(&j, NULL);
 	for (int f = 0; f < folds; f++)
 	{
-		bool		first = true;
-
-		appendStringInfo(&s, "%s{\"test\": [", f ? ", " : "");
+		raid_json_object_begin(&j, NULL);
+		raid_json_array_begin(&j, "test");
 		for (int64 i = 0; i < d->n; i++)
 			if (fold_of[i] == f)
-			{
-				appendStringInfo(&s, "%s" INT64_FORMAT, first ? "" : ", ", d->ids[i]);
-				first = false;
-			}
-		appendStringInfoString(&s, "], \"train\": [");
-		first = true;
+				raid_json_int(&j, NULL, d->ids[i]);
+		raid_json_array_end(&j);
+		raid_json_array_begin(&j, "train");
 		for (int64 i = 0; i < d->n; i++)
 			if (in_train[(int64) f * d->n + i])
-			{
-				appendStringInfo(&s, "%s" INT64_FORMAT, first ? "" : ", ", d->ids[i]);
-				first = false;
-			}
-		appendStringInfoString(&s, "]}");
+				raid_json_int(&j, NULL, d->ids[i]);
+		raid_json_array_end(&j);
+		raid_json_object_end(&j);
 	}
-	appendStringInfoChar(&s, ']');
-	return s.data;
+	raid_json_array_end(&j);
+	return raid_json_finish(&j);
 }
 
 /* Frees the core audit if an error or cancel unwinds past it. */
@@ -167,7 +159,7 @@ shuffled_labels(const AuditData *d, uint64 seed)
  */
 static int32
 attack(const AuditData *d, const int32 *labels, RaidAuditOptions *opts, raid_audit **handle,
-	   raid_attack_result *results, char **plan, double from, double to, const char *phase)
+	   raid_attack_result *results, Jsonb **plan, double from, double to, const char *phase)
 {
 	raid_error	err;
 	int			done = 0;
@@ -213,7 +205,7 @@ run_audit(FunctionCallInfo fcinfo, const AuditSource *src, RaidAuditOptions *opt
 	int32		n_null = 0;
 	int			strongest = -1;
 	double		noise_floor = 0;
-	char	   *plan = NULL;
+	Jsonb	   *plan = NULL;
 	SPIPlanPtr	insert;
 	RaidUserSwitch sw;
 	Oid			types[19] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT4OID,

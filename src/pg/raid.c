@@ -101,6 +101,14 @@ _PG_init(void)
 							 false,
 							 PGC_USERSET, 0,
 							 NULL, NULL, NULL);
+	/* a test hook of json_build.c: the number stored under this key becomes NaN */
+	DefineCustomStringVariable("raid.debug_nonfinite_metric",
+							   "Makes the stored metric of this name NaN (for tests).",
+							   NULL,
+							   &raid_debug_nonfinite_metric,
+							   "",
+							   PGC_SUSET, GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
+							   NULL, NULL, NULL);
 	/*
 	 * A PGC_POSTMASTER setting can only be defined while the postmaster
 	 * loads the library: defining it when a backend loads raid without the

@@ -30,6 +30,39 @@ extern void raid_check_memory(double bytes, const char *what);
 extern bool raid_verbose;
 
 /*
+ * JSON built with PostgreSQL's jsonb API (json_build.c): objects and arrays
+ * opened and closed in order; key is the member's name inside an object and
+ * NULL inside an array (or for the outermost value).  A number that is not
+ * finite is stored as null with a WARNING naming it and what is built.
+ */
+#define RAID_JSON_DEPTH 16
+typedef struct RaidJson
+{
+	JsonbParseState *state;
+	JsonbValue *result;
+	int			depth;
+	bool		in_array[RAID_JSON_DEPTH];
+	const char *keys[RAID_JSON_DEPTH];
+	const char *what;			/* for WARNINGs, e.g. "model \"m\"" */
+} RaidJson;
+
+extern void raid_json_init(RaidJson *j, const char *what);
+extern void raid_json_object_begin(RaidJson *j, const char *key);
+extern void raid_json_object_end(RaidJson *j);
+extern void raid_json_array_begin(RaidJson *j, const char *key);
+extern void raid_json_array_end(RaidJson *j);
+/* format: a printf format for one double, e.g. "%.6f" or "%.6g" */
+extern void raid_json_number(RaidJson *j, const char *key, double v, const char *format);
+extern void raid_json_int(RaidJson *j, const char *key, int64 v);
+extern void raid_json_bool(RaidJson *j, const char *key, bool v);
+extern void raid_json_string(RaidJson *j, const char *key, const char *v);	/* NULL: null */
+extern void raid_json_null(RaidJson *j, const char *key);
+extern void raid_json_jsonb(RaidJson *j, const char *key, Jsonb *v);
+extern Jsonb *raid_json_finish(RaidJson *j);
+extern char *raid_json_finish_text(RaidJson *j);
+extern char *raid_debug_nonfinite_metric;
+
+/*
  * Progress of the running operation (training or audit): fraction done in
  * 0..1, the epoch (0 if not applicable) and a short phase name.  Called
  * between chunks of work, never inside the core; a hook (set by background

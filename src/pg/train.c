@@ -126,16 +126,15 @@ find_model(const char *name)
 /* Runs every epoch, checking for interrupts between chunks. */
 /* phase1_epochs < 0: no defense, so no phases to report. */
 static void
-run_training(raid_trainer *tr, int phase1_epochs, StringInfo epochs_json,
+run_training(raid_trainer *tr, int phase1_epochs, RaidJson *epochs,
 			 const int64 *user_ids, Protected *prot, int n_prot, int64 n_users,
 			 const RaidTrainOptions *o, TargetLog *log)
 {
 	raid_progress p;
 	raid_error	err;
 	int			done = 0;
-	bool		first = true;
 
-	appendStringInfoChar(epochs_json, '[');
+	raid_json_array_begin(epochs, NULL);
 	while (!done)
 	{
 		CHECK_FOR_INTERRUPTS();
@@ -147,9 +146,11 @@ run_training(raid_trainer *tr, int phase1_epochs, StringInfo epochs_json,
 							 p.epoch < phase1_epochs ? "training: phase I" : "training: phase II");
 		if (p.epoch_finished)
 		{
-			appendStringInfo(epochs_json, "%s{\"epoch\": %d, \"loss\": %.6g, \"seconds\": %.4f}",
-							 first ? "" : ", ", p.epoch, p.loss, p.epoch_seconds);
-			first = false;
+			raid_json_object_begin(epochs, NULL);
+			raid_json_int(epochs, "epoch", p.epoch);
+			raid_json_number(epochs, "loss", p.loss, "%.6g");
+			raid_json_number(epochs, "seconds", p.epoch_seconds, "%.4f");
+			raid_json_object_end(epochs);
 			if (raid_verbose)
 				ereport(NOTICE,
 						(errmsg("epoch %d/%d%s: loss %.4f", p.epoch, p.epochs,
@@ -173,7 +174,7 @@ run_training(raid_trainer *tr, int phase1_epochs, StringInfo epochs_json,
 			}
 		}
 	}
-	appendStringInfoChar(epochs_json, ']');
+	raid_json_array_end(epochs);
 }
 
 /*
@@ -259,8 +260,10 @@ raid_train(PG_FUNCTION_ARGS)
 	RaidUserSwitch sw;
 	instr_time	start,
 				stage;
-	StringInfoData epochs_json;
-	StringInfoData metrics;
+	RaidJson	epochs;
+	RaidJson	m;
+	char	   *what;
+	char	   *metrics;
 	Datum		values[11];
 	bool		nulls[11] = {0};
 
@@ -316,9 +319,11 @@ raid_train(PG_FUNCTION_ARGS)
 		raid_report_error(&err, "creating the trainer");
 	if (a.raid_defense)
 		prot = setup_defense(&a, h, &info, &n_prot);
-	initStringInfo(&epochs_json);
-	initStringInfo(&target_log.checkpoints);
-	run_training(h->trainer, a.raid_defense ? a.opts.defense.phase1_epochs : -1, &epochs_json,
+	what = psprintf("the metrics of model \"%s\"", a.model);
+	raid_json_init(&epochs, what);
+	raid_json_init(&target_log.checkpoints, what);
+	raid_json_array_begin(&target_log.checkpoints, NULL);
+	run_training(h->trainer, a.raid_defense ? a.opts.defense.phase1_epochs : -1, &epochs,
 				 raid_dataset_user_ids(h->dataset), prot, n_prot, info.n_users,
 				 a.raid_defense ? &a.opts : NULL, &target_log);
 	t.train = raid_elapsed_seconds(stage);
@@ -358,26 +363,30 @@ raid_train(PG_FUNCTION_ARGS)
 
 	/* store: replace the earlier model in this same transaction */
 	INSTR_TIME_SET_CURRENT(stage);
-	initStringInfo(&metrics);
-	appendStringInfo(&metrics,
-					 "{\"load_seconds\": %.4f, \"build_seconds\": %.4f, "
-					 "\"train_seconds\": %.4f, \"evaluate_seconds\": %.4f, "
-					 "\"threads\": %d, \"skipped_null_ids\": " INT64_FORMAT ", "
-					 "\"duplicates\": " INT64_FORMAT ", \"heldout_users\": " INT64_FORMAT,
-					 t.load, t.build, t.train, t.evaluate, a.opts.mf.threads, skipped,
-					 info.n_pairs - info.n_interactions, info.n_heldout);
-	raid_append_metric(&metrics, "ndcg_at_10", ev.ndcg_at_10, have_eval);
-	raid_append_metric(&metrics, "hr_at_10", ev.hr_at_10, have_eval);
-	raid_append_metric(&metrics, "popularity_ndcg_at_10", pop.ndcg_at_10, have_eval);
-	raid_append_metric(&metrics, "popularity_hr_at_10", pop.hr_at_10, have_eval);
+	raid_json_init(&m, what);
+	raid_json_object_begin(&m, NULL);
+	raid_json_number(&m, "load_seconds", t.load, "%.4f");
+	raid_json_number(&m, "build_seconds", t.build, "%.4f");
+	raid_json_number(&m, "train_seconds", t.train, "%.4f");
+	raid_json_number(&m, "evaluate_seconds", t.evaluate, "%.4f");
+	raid_json_int(&m, "threads", a.opts.mf.threads);
+	raid_json_int(&m, "skipped_null_ids", skipped);
+	raid_json_int(&m, "duplicates", info.n_pairs - info.n_interactions);
+	raid_json_int(&m, "heldout_users", info.n_heldout);
+	raid_add_metric(&m, "ndcg_at_10", ev.ndcg_at_10, have_eval);
+	raid_add_metric(&m, "hr_at_10", ev.hr_at_10, have_eval);
+	raid_add_metric(&m, "popularity_ndcg_at_10", pop.ndcg_at_10, have_eval);
+	raid_add_metric(&m, "popularity_hr_at_10", pop.hr_at_10, have_eval);
 	if (a.raid_defense)
-		raid_append_defense_metrics(&metrics, h->trainer, prot, n_prot, &a.opts, &target_log, t.target);
-	appendStringInfo(&metrics, ", \"epochs\": %s}", epochs_json.data);
+		raid_add_defense_metrics(&m, h->trainer, prot, n_prot, &a.opts, &target_log, t.target);
+	raid_json_jsonb(&m, "epochs", raid_json_finish(&epochs));
+	raid_json_object_end(&m);
+	metrics = raid_json_finish_text(&m);
 
 	raid_become_owner(&sw);
 	if (existing != 0)
 		raid_delete_model(existing);
-	model_id = raid_insert_model_row(&a, &info, metrics.data, sw.caller);
+	model_id = raid_insert_model_row(&a, &info, metrics, sw.caller);
 	raid_store_embeddings("user_embeddings", "user_id", model_id,
 					 raid_dataset_user_ids(h->dataset),
 					 raid_mf_user_embeddings(h->trainer), info.n_users, a.opts.mf.dim);

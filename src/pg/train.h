@@ -96,7 +96,7 @@ typedef struct Protected
 /* What the target did during training, for the metrics. */
 typedef struct TargetLog
 {
-	StringInfoData checkpoints; /* JSON array */
+	RaidJson	checkpoints;	/* a JSON array, open until the metrics close it */
 	int			n_checkpoints;
 	/* the final step: what each candidate leaked, which one was kept */
 	int			n_candidates;
@@ -216,17 +216,13 @@ extern void raid_adapt_at_checkpoint(raid_trainer *tr, const int64 *user_ids, Pr
 /* train_metrics.c */
 
 /*
- * Appends the defense's summary to the metrics JSON: with one attribute its
- * classes and its defense's figures at the top level, as before several
- * were possible; with several, the counters summed over the attributes, and
- * per attribute its classes, figures and leakage in "attributes".  The
- * target's figures at the top level are those of the attribute furthest
- * beyond its bar.
+ * Adds the defense's summary to the metrics as "defense", closing the
+ * checkpoints' log (see train_metrics.c).
  */
-extern void raid_append_defense_metrics(StringInfo s, raid_trainer *tr, const Protected *prot, int n_prot, const RaidTrainOptions *o, const TargetLog *log, double target_seconds);
+extern void raid_add_defense_metrics(RaidJson *j, raid_trainer *tr, const Protected *prot, int n_prot, const RaidTrainOptions *o, TargetLog *log, double target_seconds);
 
-/* Appends a metric that may be missing (NULL in SQL, null in JSON). */
-extern void raid_append_metric(StringInfo s, const char *key, double value, bool present);
+/* Adds a metric that may be missing (NULL in SQL, null in JSON). */
+extern void raid_add_metric(RaidJson *j, const char *key, double value, bool present);
 
 /* train_store.c */
 

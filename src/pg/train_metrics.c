@@ -1,51 +1,58 @@
 /*
- * train_metrics.c: the metrics JSON of a trained model.
+ * train_metrics.c: the metrics JSON of a trained model (json_build.c).
  */
 #include "postgres.h"
 
-#include "utils/json.h"
-
 #include "train.h"
 
-/* Appends an attribute's classes and their user counts. */
+/* An attribute's classes and their user counts. */
 static void
-append_classes(StringInfo s, const UserClasses *uc)
+add_classes(RaidJson *j, const UserClasses *uc)
 {
-	appendStringInfoString(s, "\"classes\": [");
+	raid_json_array_begin(j, "classes");
 	for (int c = 0; c < uc->n_classes; c++)
-	{
-		if (c)
-			appendStringInfoString(s, ", ");
-		escape_json(s, uc->names[c]);
-	}
-	appendStringInfoString(s, "], \"class_users\": [");
+		raid_json_string(j, NULL, uc->names[c]);
+	raid_json_array_end(j);
+	raid_json_array_begin(j, "class_users");
 	for (int c = 0; c < uc->n_classes; c++)
-		appendStringInfo(s, "%s" INT64_FORMAT, c ? ", " : "", uc->counts[c]);
-	appendStringInfo(s, "], \"users_without_attribute\": " INT64_FORMAT, uc->without);
+		raid_json_int(j, NULL, uc->counts[c]);
+	raid_json_array_end(j);
+	raid_json_int(j, "users_without_attribute", uc->without);
 }
 
-/* Appends a final leakage's fields (after a key of the object they go in). */
+/* A final leakage's fields, in the object being built. */
 static void
-append_leakage(StringInfo s, const Leakage *l)
+add_leakage(RaidJson *j, const Leakage *l)
 {
-	appendStringInfo(s, ", \"leakage\": %.6f, \"deviation\": %.6f, \"strongest_attacker\": \"%s\", "
-					 "\"noise_floor\": %.6f",
-					 l->leakage, l->deviation, raid_attacker_name(l->attacker), l->noise_floor);
+	raid_json_number(j, "leakage", l->leakage, "%.6f");
+	raid_json_number(j, "deviation", l->deviation, "%.6f");
+	raid_json_string(j, "strongest_attacker", raid_attacker_name(l->attacker));
+	raid_json_number(j, "noise_floor", l->noise_floor, "%.6f");
+}
+
+/* The final step's leakage per candidate ("none", "mean", "gaussian"). */
+static void
+add_candidates(RaidJson *j, const char *key, const double *leakage, int n)
+{
+	raid_json_object_begin(j, key);
+	for (int i = 0; i < n; i++)
+		raid_json_number(j, raid_final_step_name[i], leakage[i], "%.6f");
+	raid_json_object_end(j);
 }
 
 /*
- * Appends the defense's summary to the metrics JSON: with one attribute its
- * classes and its defense's figures at the top level, as before several
- * were possible; with several, the counters summed over the attributes, and
- * per attribute its classes, figures and leakage in "attributes".  The
- * target's figures at the top level are those of the attribute furthest
- * beyond its bar.
+ * Adds the defense's summary as "defense": with one attribute its classes
+ * and its defense's figures at the top level, as before several were
+ * possible; with several, the counters summed over the attributes, and per
+ * attribute its classes, figures and leakage in "attributes".  The target's
+ * figures at the top level are those of the attribute furthest beyond its
+ * bar.  The checkpoints' log is closed here.
  * Long: one JSON object whose fields depend on the number of attributes and on
  * what the target did.
  */
 void
-raid_append_defense_metrics(StringInfo s, raid_trainer *tr, const Protected *prot, int n_prot,
-					   const RaidTrainOptions *o, const TargetLog *log, double target_seconds)
+raid_add_defense_metrics(RaidJson *j, raid_trainer *tr, const Protected *prot, int n_prot,
+						 const RaidTrainOptions *o, TargetLog *log, double target_seconds)
 {
 	raid_defense_summary d[RAID_MAX_ATTRIBUTES];
 	raid_defense_summary t;
@@ -66,92 +73,97 @@ raid_append_defense_metrics(StringInfo s, raid_trainer *tr, const Protected *pro
 		t.ot_seconds += d[a].ot_seconds;
 		t.defense_loss += d[a].defense_loss;
 	}
-	appendStringInfoString(s, ", \"defense\": {");
+	raid_json_object_begin(j, "defense");
 	if (n_prot == 1)
 	{
-		append_classes(s, &prot[0].uc);
-		appendStringInfo(s, ", \"pulled_users\": " INT64_FORMAT ", ", t.pulled_users);
+		add_classes(j, &prot[0].uc);
+		raid_json_int(j, "pulled_users", t.pulled_users);
 	}
-	appendStringInfo(s, "\"recomputations\": " INT64_FORMAT
-					 ", \"sinkhorn_calls\": " INT64_FORMAT ", \"sinkhorn_iterations\": " INT64_FORMAT
-					 ", \"sinkhorn_converged\": " INT64_FORMAT ", \"max_marginal_error\": %.6g"
-					 ", \"ot_seconds\": %.4f, \"phase1_seconds\": %.4f, \"phase2_seconds\": %.4f"
-					 ", \"phase1_epoch_seconds\": %.4f, \"phase2_epoch_seconds\": %.4f"
-					 ", \"defense_loss\": %.6g",
-					 t.recomputations, t.sinkhorn_calls, t.sinkhorn_iterations, t.sinkhorn_converged,
-					 t.max_marginal_error, t.ot_seconds, t.phase1_seconds, t.phase2_seconds,
-					 t.phase1_epoch_seconds, t.phase2_epoch_seconds, t.defense_loss);
+	raid_json_int(j, "recomputations", t.recomputations);
+	raid_json_int(j, "sinkhorn_calls", t.sinkhorn_calls);
+	raid_json_int(j, "sinkhorn_iterations", t.sinkhorn_iterations);
+	raid_json_int(j, "sinkhorn_converged", t.sinkhorn_converged);
+	raid_json_number(j, "max_marginal_error", t.max_marginal_error, "%.6g");
+	raid_json_number(j, "ot_seconds", t.ot_seconds, "%.4f");
+	raid_json_number(j, "phase1_seconds", t.phase1_seconds, "%.4f");
+	raid_json_number(j, "phase2_seconds", t.phase2_seconds, "%.4f");
+	raid_json_number(j, "phase1_epoch_seconds", t.phase1_epoch_seconds, "%.4f");
+	raid_json_number(j, "phase2_epoch_seconds", t.phase2_epoch_seconds, "%.4f");
+	raid_json_number(j, "defense_loss", t.defense_loss, "%.6g");
 	if (n_prot == 1)
-		appendStringInfo(s, ", \"class_distance_before\": %.6g, \"class_distance_after\": %.6g"
-						 ", \"spread_before\": %.6g, \"spread_after\": %.6g, \"eta_final\": %.6g",
-						 t.class_distance_before, t.class_distance_after, t.spread_before,
-						 t.spread_after, prot[0].eta);
-	appendStringInfo(s, ", \"target\": %.6g, \"adapt\": %s, \"checkpoints\": [%s]",
-					 o->leakage.target, o->leakage.adapt ? "true" : "false",
-					 log->checkpoints.data ? log->checkpoints.data : "");
+	{
+		raid_json_number(j, "class_distance_before", t.class_distance_before, "%.6g");
+		raid_json_number(j, "class_distance_after", t.class_distance_after, "%.6g");
+		raid_json_number(j, "spread_before", t.spread_before, "%.6g");
+		raid_json_number(j, "spread_after", t.spread_after, "%.6g");
+		raid_json_number(j, "eta_final", prot[0].eta, "%.6g");
+	}
+	raid_json_number(j, "target", o->leakage.target, "%.6g");
+	raid_json_bool(j, "adapt", o->leakage.adapt);
+	raid_json_array_end(&log->checkpoints);
+	raid_json_jsonb(j, "checkpoints", raid_json_finish(&log->checkpoints));
 	if (log->kept != NULL)
 	{
-		appendStringInfo(s, ", \"final_step\": {\"kept\": \"%s\", \"shift\": %.6g, "
-						 "\"seconds\": %.4f, \"classes\": %d, \"leakage\": {",
-						 log->kept, log->kept_shift, log->step_seconds, log->step_classes);
-		for (int i = 0; i < log->n_candidates; i++)
-			appendStringInfo(s, "%s\"%s\": %.6f", i ? ", " : "", raid_final_step_name[i], log->worst[i]);
-		appendStringInfoString(s, "}");
+		raid_json_object_begin(j, "final_step");
+		raid_json_string(j, "kept", log->kept);
+		raid_json_number(j, "shift", log->kept_shift, "%.6g");
+		raid_json_number(j, "seconds", log->step_seconds, "%.4f");
+		raid_json_int(j, "classes", log->step_classes);
+		add_candidates(j, "leakage", log->worst, log->n_candidates);
 		if (n_prot == 1)
-			appendStringInfo(s, ", \"noise_floor\": %.6f", prot[0].candidate[0].noise_floor);
-		appendStringInfoString(s, "}");
+			raid_json_number(j, "noise_floor", prot[0].candidate[0].noise_floor, "%.6f");
+		raid_json_object_end(j);
 	}
 	if (n_prot > 1)
 	{
-		appendStringInfoString(s, ", \"attributes\": [");
+		raid_json_array_begin(j, "attributes");
 		for (int a = 0; a < n_prot; a++)
 		{
-			appendStringInfo(s, "%s{\"attribute\": ", a ? ", " : "");
-			escape_json(s, prot[a].column);
-			appendStringInfoString(s, ", ");
-			append_classes(s, &prot[a].uc);
-			appendStringInfo(s, ", \"pulled_users\": " INT64_FORMAT ", \"recomputations\": " INT64_FORMAT
-							 ", \"class_distance_before\": %.6g, \"class_distance_after\": %.6g"
-							 ", \"spread_before\": %.6g, \"spread_after\": %.6g, \"eta_final\": %.6g",
-							 d[a].pulled_users, d[a].recomputations, d[a].class_distance_before,
-							 d[a].class_distance_after, d[a].spread_before, d[a].spread_after,
-							 prot[a].eta);
+			raid_json_object_begin(j, NULL);
+			raid_json_string(j, "attribute", prot[a].column);
+			add_classes(j, &prot[a].uc);
+			raid_json_int(j, "pulled_users", d[a].pulled_users);
+			raid_json_int(j, "recomputations", d[a].recomputations);
+			raid_json_number(j, "class_distance_before", d[a].class_distance_before, "%.6g");
+			raid_json_number(j, "class_distance_after", d[a].class_distance_after, "%.6g");
+			raid_json_number(j, "spread_before", d[a].spread_before, "%.6g");
+			raid_json_number(j, "spread_after", d[a].spread_after, "%.6g");
+			raid_json_number(j, "eta_final", prot[a].eta, "%.6g");
 			if (log->kept != NULL && prot[a].candidate[0].measured)
 			{
-				appendStringInfo(s, ", \"final_step_leakage\": {");
+				double		leakage[3];
+
 				for (int i = 0; i < log->n_candidates; i++)
-					appendStringInfo(s, "%s\"%s\": %.6f", i ? ", " : "", raid_final_step_name[i],
-									 prot[a].candidate[i].leakage);
-				appendStringInfoString(s, "}");
+					leakage[i] = prot[a].candidate[i].leakage;
+				add_candidates(j, "final_step_leakage", leakage, log->n_candidates);
 			}
 			if (o->leakage.target > 0 && prot[a].final.measured)
 			{
-				append_leakage(s, &prot[a].final);
-				appendStringInfo(s, ", \"target_met\": %s", raid_target_met(o, &prot[a].final) ? "true" : "false");
+				add_leakage(j, &prot[a].final);
+				raid_json_bool(j, "target_met", raid_target_met(o, &prot[a].final));
 			}
-			appendStringInfoString(s, "}");
+			raid_json_object_end(j);
 		}
-		appendStringInfoString(s, "]");
+		raid_json_array_end(j);
 	}
 	if (o->leakage.target > 0 && worst >= 0)
 	{
-		appendStringInfoString(s, ", \"attribute\": ");
-		escape_json(s, prot[worst].column);
-		append_leakage(s, &prot[worst].final);
-		appendStringInfo(s, ", \"target_met\": %s, \"target_seconds\": %.4f}",
-						 raid_all_targets_met(o, prot, n_prot) ? "true" : "false", target_seconds);
+		raid_json_string(j, "attribute", prot[worst].column);
+		add_leakage(j, &prot[worst].final);
+		raid_json_bool(j, "target_met", raid_all_targets_met(o, prot, n_prot));
+		raid_json_number(j, "target_seconds", target_seconds, "%.4f");
 	}
 	else
-		appendStringInfo(s, ", \"target_met\": null}");
+		raid_json_null(j, "target_met");
+	raid_json_object_end(j);
 }
 
-/* Appends a metric that may be missing (NULL in SQL, null in JSON). */
+/* Adds a metric that may be missing (NULL in SQL, null in JSON). */
 void
-raid_append_metric(StringInfo s, const char *key, double value, bool present)
+raid_add_metric(RaidJson *j, const char *key, double value, bool present)
 {
 	if (present)
-		appendStringInfo(s, ", \"%s\": %.6f", key, value);
+		raid_json_number(j, key, value, "%.6f");
 	else
-		appendStringInfo(s, ", \"%s\": null", key);
+		raid_json_null(j, key);
 }
-

@@ -4,7 +4,6 @@
  */
 #include "postgres.h"
 
-#include "utils/json.h"
 
 #include "train.h"
 
@@ -346,17 +345,27 @@ raid_adapt_at_checkpoint(raid_trainer *tr, const int64 *user_ids, Protected *pro
 			eta = Min(eta * 2.0, 4.0 * prot[a].base_eta);
 		else if (l.deviation < -bar)
 			eta = Max(eta / 2.0, prot[a].base_eta / 8.0);
-		appendStringInfo(&log->checkpoints, "%s{\"epoch\": %d, \"attribute\": ",
-						 log->n_checkpoints ? ", " : "", epoch);
-		escape_json(&log->checkpoints, prot[a].column);
-		if (after_step)
-			appendStringInfo(&log->checkpoints, ", \"above_after_step\": %.6f, \"above_after_step_attacker\": \"%s\"",
-							 step_above, raid_attacker_name(step_attacker));
-		appendStringInfo(&log->checkpoints, ", \"leakage\": %.6f, \"deviation\": %.6f, "
-						 "\"attacker\": \"%s\", \"above\": %.6f, \"above_attacker\": \"%s\", "
-						 "\"noise_floor\": %.6f, \"eta\": %.6g, \"next_eta\": %.6g}",
-						 l.leakage, l.deviation, raid_attacker_name(l.attacker), l.above,
-						 raid_attacker_name(l.above_attacker), l.noise_floor, prot[a].eta, eta);
+		{
+			RaidJson   *c = &log->checkpoints;
+
+			raid_json_object_begin(c, NULL);
+			raid_json_int(c, "epoch", epoch);
+			raid_json_string(c, "attribute", prot[a].column);
+			if (after_step)
+			{
+				raid_json_number(c, "above_after_step", step_above, "%.6f");
+				raid_json_string(c, "above_after_step_attacker", raid_attacker_name(step_attacker));
+			}
+			raid_json_number(c, "leakage", l.leakage, "%.6f");
+			raid_json_number(c, "deviation", l.deviation, "%.6f");
+			raid_json_string(c, "attacker", raid_attacker_name(l.attacker));
+			raid_json_number(c, "above", l.above, "%.6f");
+			raid_json_string(c, "above_attacker", raid_attacker_name(l.above_attacker));
+			raid_json_number(c, "noise_floor", l.noise_floor, "%.6f");
+			raid_json_number(c, "eta", prot[a].eta, "%.6g");
+			raid_json_number(c, "next_eta", eta, "%.6g");
+			raid_json_object_end(c);
+		}
 		log->n_checkpoints++;
 		if (eta != prot[a].eta)
 		{
