@@ -12,8 +12,6 @@
 
 /* rows fetched per SPI round trip */
 #define AUDIT_BATCH 10000
-/* more classes than this is almost certainly an unbinned numeric attribute */
-#define AUDIT_MAX_CLASSES 100
 
 /* Where the rows come from and what the audits rows say about it. */
 typedef struct AuditSource

@@ -15,12 +15,6 @@
 
 #include "audit.h"
 
-typedef struct LabelRef
-{
-	char	   *label;
-	int64		row;
-} LabelRef;
-
 /* Checks that an embedding column is real[], double precision[] or pgvector's vector. */
 void
 raid_audit_check_embedding_column(Oid relid, const char *col)
@@ -188,24 +182,10 @@ raid_audit_read_rows(const AuditSource *src, AuditData *d, MemoryContext keep)
 	}
 }
 
-static int
-cmp_label_ref(const void *a, const void *b)
-{
-	const LabelRef *x = a;
-	const LabelRef *y = b;
-	int			c = strcmp(x->label, y->label);
-
-	if (c != 0)
-		return c;
-	return (x->row > y->row) - (x->row < y->row);
-}
-
 /* Maps labels to class indices in byte order of the labels; checks the classes. */
 void
 raid_audit_assign_classes(AuditData *d, const char *attribute, int folds, const char *empty_hint)
 {
-	LabelRef   *refs;
-
 	if (d->n == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
@@ -215,32 +195,14 @@ raid_audit_assign_classes(AuditData *d, const char *attribute, int folds, const 
 						   d->without_attribute, attribute, d->missing_embedding),
 				 empty_hint ? errhint("%s", empty_hint) : 0));
 
-	refs = palloc_extended(sizeof(LabelRef) * d->n, MCXT_ALLOC_HUGE);
-	for (int64 i = 0; i < d->n; i++)
 	{
-		refs[i].label = d->labels[i];
-		refs[i].row = i;
-	}
-	qsort(refs, d->n, sizeof(LabelRef), cmp_label_ref);
+		RaidClasses classes;
 
-	d->classes = palloc_extended(sizeof(int32) * d->n, MCXT_ALLOC_HUGE);
-	d->class_names = palloc(sizeof(char *) * (AUDIT_MAX_CLASSES + 1));
-	d->class_users = palloc0(sizeof(int64) * (AUDIT_MAX_CLASSES + 1));
-	d->n_classes = 0;
-	for (int64 i = 0; i < d->n; i++)
-	{
-		if (i == 0 || strcmp(refs[i].label, refs[i - 1].label) != 0)
-		{
-			if (d->n_classes == AUDIT_MAX_CLASSES)
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("attribute \"%s\" has more than %d distinct values", attribute,
-								AUDIT_MAX_CLASSES),
-						 errhint("Bin a numeric attribute into groups, for example with a view.")));
-			d->class_names[d->n_classes++] = refs[i].label;
-		}
-		d->classes[refs[i].row] = d->n_classes - 1;
-		d->class_users[d->n_classes - 1]++;
+		d->classes = palloc_extended(sizeof(int32) * d->n, MCXT_ALLOC_HUGE);
+		raid_map_classes(d->labels, d->n, attribute, d->classes, &classes);
+		d->n_classes = classes.n_classes;
+		d->class_names = classes.names;
+		d->class_users = classes.counts;
 	}
 
 	if (d->n_classes < 2)

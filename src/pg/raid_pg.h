@@ -30,6 +30,26 @@ extern void raid_check_memory(double bytes, const char *what);
 extern bool raid_verbose;
 
 /*
+ * An attribute's classes (classes.c): its distinct values as text in byte
+ * order, numbered from 0; at most RAID_MAX_CLASSES of them.
+ */
+#define RAID_MAX_CLASSES 100
+typedef struct RaidClasses
+{
+	int			n_classes;
+	char	  **names;			/* sorted */
+	int64	   *counts;			/* labels per class */
+} RaidClasses;
+
+/*
+ * Maps n labels to their classes: out_class[i] is labels[i]'s class index.
+ * More than RAID_MAX_CLASSES distinct values is an error (22023) naming the
+ * attribute.
+ */
+extern void raid_map_classes(char **labels, int64 n, const char *attribute, int32 *out_class,
+							 RaidClasses *out);
+
+/*
  * JSON built with PostgreSQL's jsonb API (json_build.c): objects and arrays
  * opened and closed in order; key is the member's name inside an object and
  * NULL inside an array (or for the outermost value).  A number that is not

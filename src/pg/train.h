@@ -44,8 +44,6 @@ typedef struct UserClasses
 	int64		without;		/* trained users without a value */
 } UserClasses;
 
-/* more classes than this is almost certainly an unbinned numeric attribute */
-#define MAX_CLASSES 100
 
 typedef struct TrainTimes
 {

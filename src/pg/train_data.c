@@ -72,16 +72,6 @@ cmp_int64_key(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-static int
-cmp_labelled(const void *a, const void *b)
-{
-	const LabelledUser *x = a;
-	const LabelledUser *y = b;
-	int			c = strcmp(x->label, y->label);
-
-	return c != 0 ? c : (x->user > y->user) - (x->user < y->user);
-}
-
 /*
  * Reads the protected attribute of the trained users: classes are the
  * attribute's values as text, in byte order.  Users without a value are
@@ -140,25 +130,22 @@ raid_load_user_classes(const TrainArgs *a, const char *column, const raid_datase
 	out->user_class = palloc_extended(sizeof(int32) * Max(n_users, 1), MCXT_ALLOC_HUGE);
 	for (int64 u = 0; u < n_users; u++)
 		out->user_class[u] = -1;
-	out->names = palloc(sizeof(char *) * MAX_CLASSES);
-	out->counts = palloc0(sizeof(int64) * MAX_CLASSES);
-	out->n_classes = 0;
 	out->without = n_users - n_lab;
-	qsort(lab, n_lab, sizeof(LabelledUser), cmp_labelled);
-	for (int64 i = 0; i < n_lab; i++)
 	{
-		if (i == 0 || strcmp(lab[i].label, lab[i - 1].label) != 0)
-		{
-			if (out->n_classes == MAX_CLASSES)
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("attribute \"%s\" has more than %d distinct values",
-								column, MAX_CLASSES),
-						 errhint("Bin a numeric attribute into groups, for example with a view.")));
-			out->names[out->n_classes++] = lab[i].label;
-		}
-		out->user_class[lab[i].user] = out->n_classes - 1;
-		out->counts[out->n_classes - 1]++;
+		char	  **labels = palloc_extended(sizeof(char *) * Max(n_lab, 1), MCXT_ALLOC_HUGE);
+		int32	   *cls = palloc_extended(sizeof(int32) * Max(n_lab, 1), MCXT_ALLOC_HUGE);
+		RaidClasses classes;
+
+		for (int64 i = 0; i < n_lab; i++)
+			labels[i] = lab[i].label;
+		raid_map_classes(labels, n_lab, column, cls, &classes);
+		for (int64 i = 0; i < n_lab; i++)
+			out->user_class[lab[i].user] = cls[i];
+		out->n_classes = classes.n_classes;
+		out->names = classes.names;
+		out->counts = classes.counts;
+		pfree(labels);
+		pfree(cls);
 	}
 	if (out->n_classes < 2)
 		ereport(ERROR,
