@@ -192,11 +192,6 @@ const int32_t* raid_dataset_train_indices(const raid_dataset* ds) {
     return ds != nullptr && ds->impl.finalized() ? ds->impl.train_indices().data() : nullptr;
 }
 
-// Held-out item per user (-1 for none), or NULL.
-const int32_t* raid_dataset_heldout(const raid_dataset* ds) {
-    return ds != nullptr && ds->impl.finalized() ? ds->impl.heldout().data() : nullptr;
-}
-
 // Frees a dataset (NULL is fine).
 void raid_dataset_free(raid_dataset* ds) { delete ds; }
 

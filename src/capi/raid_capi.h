@@ -140,9 +140,6 @@ const int64_t *raid_dataset_item_ids(const raid_dataset *ds);
 const int64_t *raid_dataset_train_indptr(const raid_dataset *ds);
 const int32_t *raid_dataset_train_indices(const raid_dataset *ds);
 
-/* Held-out item index of user u, or -1 (n_users entries). */
-const int32_t *raid_dataset_heldout(const raid_dataset *ds);
-
 void		raid_dataset_free(raid_dataset *ds);
 
 /* ------------------------------------------------------------------------

@@ -100,6 +100,10 @@ std::string FormatBytes(double bytes) {
 }
 
 // Formats a double compactly for messages (%g).
+double SecondsSince(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
 std::string FormatDouble(double value) {
     char buf[64];
     std::snprintf(buf, sizeof(buf), "%g", value);

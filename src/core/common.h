@@ -33,6 +33,7 @@
 #include <cmath>
 #include <cstddef>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <exception>
 #include <limits>
@@ -138,23 +139,65 @@ void CheckMemory(double bytes, const std::string& what);
 // Formats a byte count in human units (bytes, kB, MB, GB, TB; 1 kB = 1024 bytes).
 std::string FormatBytes(double bytes);
 
-// Tags that separate the key spaces of different random choices.
+// Tags that separate the key spaces of different random choices: every random
+// stream of raid, each the ASCII of a short word, all distinct.
+// The list (X(name, value)) generates the enum and the check below.
+#define RAID_RANDOM_TAGS(X) \
+    X(kTagHoldout, 0x686f6c646f7574ULL) \
+    X(kTagInitUser, 0x696e697475ULL) \
+    X(kTagInitItem, 0x696e697469ULL) \
+    X(kTagShuffle, 0x73687566ULL) \
+    X(kTagNegative, 0x6e6567ULL) \
+    X(kTagStratum, 0x7374726174ULL) \
+    X(kTagSynClass, 0x73636c73ULL) \
+    X(kTagSynCount, 0x73636e74ULL) \
+    X(kTagSynUser, 0x73757372ULL) \
+    X(kTagSynItem, 0x73697465ULL) \
+    X(kTagSynAffinity, 0x73616666ULL) \
+    X(kTagSynPopularity, 0x73706f70ULL) \
+    X(kTagSynGumbel, 0x7367756dULL) \
+    X(kTagAttribute, 0x61747472ULL) \
+    X(kTagSynCluster, 0x73636c75ULL) \
+    X(kTagDefenseSample, 0x64736d70ULL) \
+    X(kTagDefenseProbe, 0x6470726fULL) \
+    X(kTagDefenseSupport, 0x64737570ULL) \
+    X(kTagNullDraws, 0x6e756c6cULL) \
+    X(kTagFold, 0x666f6c64ULL) \
+    X(kTagBalance, 0x62616c616e6365ULL) \
+    X(kTagValidation, 0x76616c6964ULL) \
+    X(kTagAttack, 0x61747461636bULL) \
+    X(kTagMlpInit, 0x6d6c70696e6974ULL) \
+    X(kTagMlpShuffle, 0x6d6c7073687566ULL)
+// Commented streams:
+//   kTagAttribute: the defense of a second or later protected attribute
+//   kTagSynCluster: synthetic: the nonlinear kind's clusters
+//   kTagDefenseSample: defense: the users sampled for the barycenter
+//   kTagDefenseProbe: defense: the probe users of the scale
+//   kTagDefenseSupport: defense: the barycenter's initial support
+//   kTagNullDraws: the final step's fresh targets
+//   kTagFold: audit: test folds
+//   kTagBalance: audit: downsampling of training sets
+//   kTagValidation: audit: the MLP's early-stopping holdout
+//   kTagAttack: audit: seed of one (attacker, fold) task
+//   kTagMlpInit: audit: MLP initial weights
+//   kTagMlpShuffle: audit: MLP minibatch order
 enum RandomTag : uint64_t {
-    kTagHoldout = 0x686f6c646f7574ULL,
-    kTagInitUser = 0x696e697475ULL,
-    kTagInitItem = 0x696e697469ULL,
-    kTagShuffle = 0x73687566ULL,
-    kTagNegative = 0x6e6567ULL,
-    kTagStratum = 0x7374726174ULL,
-    kTagSynClass = 0x73636c73ULL,
-    kTagSynCount = 0x73636e74ULL,
-    kTagSynUser = 0x73757372ULL,
-    kTagSynItem = 0x73697465ULL,
-    kTagSynAffinity = 0x73616666ULL,
-    kTagSynPopularity = 0x73706f70ULL,
-    kTagSynGumbel = 0x7367756dULL,
-    kTagAttribute = 0x61747472ULL,  // the defense of a second or later protected attribute
+#define RAID_TAG_ENUM_(name, value) name = value,
+    RAID_RANDOM_TAGS(RAID_TAG_ENUM_)
+#undef RAID_TAG_ENUM_
 };
+
+// True if no two tags are equal (checked at compile time below).
+constexpr bool RandomTagsDistinct() {
+#define RAID_TAG_VALUE_(name, value) value,
+    constexpr uint64_t tags[] = {RAID_RANDOM_TAGS(RAID_TAG_VALUE_)};
+#undef RAID_TAG_VALUE_
+    for (size_t i = 0; i < sizeof(tags) / sizeof(tags[0]); ++i)
+        for (size_t k = i + 1; k < sizeof(tags) / sizeof(tags[0]); ++k)
+            if (tags[i] == tags[k]) return false;
+    return true;
+}
+static_assert(RandomTagsDistinct(), "two random-stream tags are equal");
 
 // SplitMix64 finaliser (Steele, Lea & Flood, "Fast splittable pseudorandom
 // number generators", OOPSLA 2014): a bijective 64-bit mixer.
@@ -292,6 +335,9 @@ class ParallelErrors {
 
 // Formats a double compactly for messages (%g).
 std::string FormatDouble(double value);
+
+// Wall-clock seconds since t0 (steady clock).
+double SecondsSince(std::chrono::steady_clock::time_point t0);
 
 }  // namespace raid
 

@@ -113,7 +113,6 @@ TEST(CApi, NullArgumentsAreInvalidNotCrashes) {
     EXPECT_EQ(raid_dataset_user_ids(nullptr), nullptr);
     EXPECT_EQ(raid_dataset_item_ids(nullptr), nullptr);
     EXPECT_EQ(raid_dataset_train_indices(nullptr), nullptr);
-    EXPECT_EQ(raid_dataset_heldout(nullptr), nullptr);
     EXPECT_EQ(raid_mf_user_embeddings(nullptr), nullptr);
     EXPECT_EQ(raid_mf_item_embeddings(nullptr), nullptr);
     EXPECT_EQ(raid_synthetic_n_interactions(nullptr), 0);

@@ -13,11 +13,6 @@ namespace raid {
 
 namespace {
 
-// Seconds since t0.
-double SecondsSince(std::chrono::steady_clock::time_point t0) {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
 }  // namespace
 
 // The MLP's hyperparameters.

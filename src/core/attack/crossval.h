@@ -42,16 +42,6 @@
 
 namespace raid {
 
-// Tags of the audit's random choices (ASCII of a short word, as in common.h).
-enum AttackTag : uint64_t {
-    kTagFold = 0x666f6c64ULL,              // "fold": test folds
-    kTagBalance = 0x62616c616e6365ULL,     // "balance": downsampling of training sets
-    kTagValidation = 0x76616c6964ULL,      // "valid": the MLP's early-stopping holdout
-    kTagAttack = 0x61747461636bULL,        // "attack": seed of one (attacker, fold) task
-    kTagMlpInit = 0x6d6c70696e6974ULL,     // "mlpinit": MLP initial weights
-    kTagMlpShuffle = 0x6d6c7073687566ULL,  // "mlpshuf": MLP minibatch order
-};
-
 // Which users each fold tests and trains on.
 struct FoldPlan {
     int32_t folds = 0;

@@ -240,21 +240,4 @@ LbfgsSummary MinimizeLbfgs(const LbfgsObjective& f, Eigen::VectorXd* x,
     return summary;
 }
 
-// Human-readable name of a termination reason.
-const char* LbfgsTerminationName(LbfgsTermination t) {
-    switch (t) {
-        case LbfgsTermination::kGradient:
-            return "gradient";
-        case LbfgsTermination::kFunction:
-            return "function";
-        case LbfgsTermination::kMaxIterations:
-            return "max_iterations";
-        case LbfgsTermination::kLineSearch:
-            return "line_search";
-        case LbfgsTermination::kNonFinite:
-            return "non_finite";
-    }
-    return "unknown";
-}
-
 }  // namespace raid

@@ -62,9 +62,6 @@ using LbfgsObjective = std::function<double(const Eigen::VectorXd& x, Eigen::Vec
 LbfgsSummary MinimizeLbfgs(const LbfgsObjective& f, Eigen::VectorXd* x,
                            const LbfgsOptions& options = LbfgsOptions());
 
-// Human-readable name of a termination reason ("gradient", "function", ...).
-const char* LbfgsTerminationName(LbfgsTermination t);
-
 }  // namespace raid
 
 #endif  // RAID_CORE_ATTACK_LBFGS_H

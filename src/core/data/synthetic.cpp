@@ -31,7 +31,6 @@ constexpr double kClusterRadius = 3.0;  // nonlinear kind: a = 3 * signal
 constexpr double kHalfPi = 1.5707963267948966;
 // Key tag of a user's cluster in the nonlinear kind ("sclu"), distinct from
 // the tags in common.h.
-constexpr uint64_t kTagSynCluster = 0x73636c75ULL;
 
 // Users per block: one GEMM and a score buffer of at most 2^22 floats.
 int64_t UserBlock(int64_t ni) {

@@ -12,7 +12,6 @@
 namespace raid {
 namespace {
 
-constexpr uint64_t kTagNullDraws = 0x6e756c6cULL;
 constexpr int64_t kBlock = 1024;  // rows per GEMM block (and per interrupt check)
 constexpr size_t kMovePoll = 256;  // users moved per interrupt check (d^2 each, kGaussian)
 

@@ -47,10 +47,6 @@ inline double SoftMin(const double* c, const double* lw, const double* h, int64_
     return -eps * (mx + std::log(s));
 }
 
-double SecondsSince(std::chrono::steady_clock::time_point t0) {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
 constexpr const char* kWhat = "optimal transport";
 // Cost cells (log-sum-exp terms) between two polls inside a row loop.
 constexpr int64_t kPollCells = int64_t{1} << 16;

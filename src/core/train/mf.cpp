@@ -22,11 +22,6 @@ constexpr int64_t kPollValues = int64_t{1} << 16;  // floats copied or drawn per
 // Rows per poll when each row costs `dim` units of work.
 int64_t RowsPerPoll(int64_t dim) { return std::max<int64_t>(1, kPollValues / std::max<int64_t>(dim, 1)); }
 
-// Seconds since t0.
-double SecondsSince(std::chrono::steady_clock::time_point t0) {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
 // True if every value is finite (polls the interrupt check between blocks).
 bool AllFinite(const AlignedFloats& v) {
     const size_t n = v.size();

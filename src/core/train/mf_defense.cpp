@@ -14,9 +14,6 @@ namespace raid {
 
 namespace {
 
-constexpr uint64_t kTagDefenseSample = 0x64736d70ULL;
-constexpr uint64_t kTagDefenseProbe = 0x6470726fULL;
-constexpr uint64_t kTagDefenseSupport = 0x64737570ULL;
 
 // Up to k of the ids (ascending), drawn without replacement from key; all if k == 0 or k >= n.
 std::vector<int32_t> SampleIds(const std::vector<int32_t>& ids, int64_t k, uint64_t key) {
@@ -29,10 +26,6 @@ std::vector<int32_t> SampleIds(const std::vector<int32_t>& ids, int64_t k, uint6
     v.resize(static_cast<size_t>(k));
     std::sort(v.begin(), v.end());
     return v;
-}
-
-double SecondsSince(std::chrono::steady_clock::time_point t0) {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
 }  // namespace
