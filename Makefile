@@ -44,10 +44,13 @@ installcheck: | build/regress
 build/regress:
 	mkdir -p $@
 
-.PHONY: unit bench print-regress
+.PHONY: unit unit-build bench print-regress
 print-regress:
 	@echo $(REGRESS)
-unit:
+# make unit builds and runs the unit tests (RAID_DATA_DIR=... adds MovieLens's)
+unit: unit-build
+	build/tests/raid_unit
+unit-build:
 	cmake -S tests -B build/tests -DCMAKE_BUILD_TYPE=Release >/dev/null
 	cmake --build build/tests -j2 --target raid_unit
 bench:
@@ -56,5 +59,5 @@ bench:
 
 # Rewrites the option tables of docs/reference.md from src/core/raid_options.h.
 .PHONY: reference
-reference: unit
+reference: unit-build
 	RAID_UPDATE_REFERENCE=1 build/tests/raid_unit --gtest_filter=Reference.OptionTablesMatchTheOptionLists

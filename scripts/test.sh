@@ -49,7 +49,7 @@ if /usr/bin/python3 scripts/check_structure.py; then count structure 1 0; else c
 
 # 1. unit tests: the core and its C ABI, linked without PostgreSQL
 raid_log "unit tests"
-if make -s unit >build/unit-build.log 2>&1; then
+if make -s unit-build >build/unit-build.log 2>&1; then
     # the unit binary must not depend on PostgreSQL
     if ldd build/tests/raid_unit | grep -qiE 'libpq|postgres'; then
         echo "  FAIL  raid_unit links against PostgreSQL"; count unit-link 0 1

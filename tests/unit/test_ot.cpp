@@ -164,7 +164,7 @@ TEST(Sinkhorn, ValidateNamesTheField) {
         o.Validate();
         FAIL();
     } catch (const raid::InvalidArgument& e) {
-        EXPECT_NE(std::string(e.what()).find("sinkhorn_iters"), std::string::npos);
+        EXPECT_NE(std::string(e.what()).find("max_iters"), std::string::npos);
     }
     raid::SinkhornOptions t;
     t.tol = 0.0;

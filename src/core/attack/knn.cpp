@@ -27,7 +27,7 @@ double KnnPredictBytes(int64_t n_train, int64_t n_test, int64_t d, int32_t class
 void KnnClassifier::Fit(const RowMatrixF& x, const int32_t* labels, int32_t classes,
                         const KnnOptions& options) {
     if (options.k < 1)
-        throw InvalidArgument("option \"knn_k\" must be at least 1, got " +
+        throw InvalidArgument("kNN: k must be at least 1, got " +
                               std::to_string(options.k));
     if (x.rows() == 0) throw DataError("the kNN attacker needs at least one training user");
     classes_ = classes;

@@ -30,7 +30,7 @@ void Qda::Fit(const RowMatrixF& x, const int32_t* labels, int32_t classes,
               const QdaOptions& options) {
     const double r = options.reg;
     if (!(r >= 0.0 && r <= 1.0))
-        throw InvalidArgument("option \"qda_reg\" must be between 0 and 1, got " + FormatDouble(r));
+        throw InvalidArgument("QDA: reg must be between 0 and 1, got " + FormatDouble(r));
     const Eigen::Index n = x.rows(), d = x.cols();
     std::vector<std::vector<Eigen::Index>> members(static_cast<size_t>(classes));
     for (Eigen::Index i = 0; i < n; ++i) members[labels[i]].push_back(i);

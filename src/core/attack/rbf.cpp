@@ -26,7 +26,7 @@ double RbfFitBytes(int64_t n, int64_t n_test, int64_t d, int32_t classes, const 
 void RbfClassifier::Fit(const RowMatrixF& x, const int32_t* labels, int32_t classes,
                         const RbfOptions& options, uint64_t seed) {
     if (options.features < 16 || options.features > 16384)
-        throw InvalidArgument("option \"rbf_features\" must be between 16 and 16384, got " +
+        throw InvalidArgument("RBF attacker: features must be between 16 and 16384, got " +
                               std::to_string(options.features));
     const int64_t d = x.cols();
     // gamma = 1 / (d var(x)), the variance over every entry (scikit-learn's "scale")

@@ -37,18 +37,18 @@ void MovedMass(const RowMatrixD& T, const RowMatrixD& X, RowMatrixD* out) {
 // Throws InvalidArgument naming the first bad field.
 void BarycenterOptions::Validate() const {
     if (m < 1 || m > 65536)
-        throw InvalidArgument("option \"m\" must be between 1 and 65536, got " + std::to_string(m));
+        throw InvalidArgument("barycenter: m must be between 1 and 65536, got " + std::to_string(m));
     if (!(tau > 0.0 && tau <= 100.0))
-        throw InvalidArgument("option \"tau\" must be greater than 0 and at most 100, got " +
+        throw InvalidArgument("barycenter: tau must be greater than 0 and at most 100, got " +
                               FormatDouble(tau));
     if (!(epsilon >= 0.0) || !std::isfinite(epsilon))
-        throw InvalidArgument("option \"epsilon\" must be non-negative, got " +
+        throw InvalidArgument("barycenter: epsilon must be non-negative, got " +
                               FormatDouble(epsilon));
     if (max_iters < 1 || max_iters > 100000)
-        throw InvalidArgument("option \"barycenter_iters\" must be between 1 and 100000, got " +
+        throw InvalidArgument("barycenter: max_iters must be between 1 and 100000, got " +
                               std::to_string(max_iters));
     if (!(tol >= 0.0) || !std::isfinite(tol))
-        throw InvalidArgument("option \"barycenter_tol\" must be non-negative, got " +
+        throw InvalidArgument("barycenter: tol must be non-negative, got " +
                               FormatDouble(tol));
     SinkhornOptions s;
     s.epsilon = 1.0;

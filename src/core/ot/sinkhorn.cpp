@@ -62,16 +62,16 @@ int64_t RowsPerPoll(int64_t len) { return std::max<int64_t>(1, kPollCells / std:
 // Throws InvalidArgument naming the first bad field.
 void SinkhornOptions::Validate() const {
     if (!(epsilon > 0.0) || !std::isfinite(epsilon))
-        throw InvalidArgument("option \"epsilon\" must be positive and finite, got " +
+        throw InvalidArgument("Sinkhorn: epsilon must be positive and finite, got " +
                               FormatDouble(epsilon));
     if (max_iters < 1 || max_iters > 1000000)
-        throw InvalidArgument("option \"sinkhorn_iters\" must be between 1 and 1000000, got " +
+        throw InvalidArgument("Sinkhorn: max_iters must be between 1 and 1000000, got " +
                               std::to_string(max_iters));
     if (!(tol > 0.0 && tol <= 1.0))
-        throw InvalidArgument("option \"sinkhorn_tol\" must be greater than 0 and at most 1, got " +
+        throw InvalidArgument("Sinkhorn: tol must be greater than 0 and at most 1, got " +
                               FormatDouble(tol));
     if (threads < 0 || threads > 1024)
-        throw InvalidArgument("option \"threads\" must be between 0 and 1024, got " +
+        throw InvalidArgument("Sinkhorn: threads must be between 0 and 1024, got " +
                               std::to_string(threads));
 }
 
