@@ -226,7 +226,7 @@ typedef enum raid_attacker_kind
 #define RAID_AUDIT_RUN_OPTIONS(X) \
 	X(store_folds, BOOL, 0, 0, 1, 0, \
 	  "keep the cross-validation plan in `details.plan` (see [Reproducing the " \
-	  "folds](../README.md#reproducing-the-folds))") \
+	  "folds](design.md#reproducing-the-folds))") \
 	X(null_run, BOOL, 0, 0, 1, 0, \
 	  "also run every attacker on the attribute's values shuffled among the users (a " \
 	  "seeded permutation: the same class sizes, no link to the embeddings). These rows " \
