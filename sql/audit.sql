@@ -1,4 +1,7 @@
 -- raid.audit and raid.audit_embeddings: attackers, stored rows, errors.
+\i sql/include/fixtures.sql
+\i sql/include/syn_data.sql
+\i sql/include/model_m1.sql
 SELECT users FROM raid.train('m_audit', 'syn_inter', attributes => 'syn_users', attribute_col => 'attribute',
                              options => '{"dim": 8, "epochs": 10, "threads": 1}');
 

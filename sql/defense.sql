@@ -1,4 +1,6 @@
 -- defense => 'raid': a small deterministic training, its metrics, its effect, errors.
+\i sql/include/fixtures.sql
+\i sql/include/syn_data.sql
 SET "raid.verbose" = on;
 \set VERBOSITY terse
 SELECT model, users, items, round(ndcg_at_10::numeric, 4) AS ndcg_at_10, round(hr_at_10::numeric, 4) AS hr_at_10

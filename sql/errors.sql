@@ -1,4 +1,7 @@
 -- Every bad input gets a clear error with its SQLSTATE; nothing is written.
+\i sql/include/fixtures.sql
+\i sql/include/syn_data.sql
+\i sql/include/model_m1.sql
 
 CREATE TABLE bad_types (user_id text, item_id int, f float8);
 INSERT INTO bad_types VALUES ('a', 1, 1.0);

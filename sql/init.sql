@@ -1,7 +1,7 @@
 -- Creating the extension: schema, tables, functions.
 CREATE EXTENSION raid;
--- Used by the later suites: runs a statement and returns its SQLSTATE, message
--- and hint (or 'no error'), so error cases sit beside the good ones.
+-- raid_try, as the other suites get it from sql/include/fixtures.sql: runs a
+-- statement and returns its SQLSTATE, message and hint (or 'no error').
 CREATE FUNCTION raid_try(q text) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
     hint text;

@@ -1,6 +1,7 @@
 -- Background jobs: what is deterministic without a launcher serving this
 -- database (the test cluster's raid.database_name is 'postgres'; the
 -- integration tests cover running jobs).
+\i sql/include/fixtures.sql
 
 SHOW raid.max_workers;
 SHOW raid.database_name;

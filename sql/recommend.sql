@@ -1,4 +1,7 @@
 -- raid.recommend: top-k from the stored embeddings, training items excluded.
+\i sql/include/fixtures.sql
+\i sql/include/syn_data.sql
+\i sql/include/model_m1.sql
 SELECT count(*) AS n, count(DISTINCT item_id) AS distinct_items
 FROM raid.recommend('m1', 1, 10);
 

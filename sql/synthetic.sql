@@ -1,4 +1,5 @@
 -- raid.synthetic: deterministic data whose attribute shapes preferences.
+\i sql/include/fixtures.sql
 SELECT * FROM raid.synthetic('syn_inter', 'syn_users', n_users => 300, n_items => 120,
                              interactions_per_user => 20, classes => 2, seed => 7);
 

@@ -1,4 +1,6 @@
 -- raid.train with defense 'none': summary, stored model, determinism, replace.
+\i sql/include/fixtures.sql
+\i sql/include/syn_data.sql
 SELECT model, users, items, interactions, skipped,
        round(ndcg_at_10::numeric, 4) AS ndcg_at_10, round(hr_at_10::numeric, 4) AS hr_at_10,
        round(popularity_ndcg_at_10::numeric, 4) AS pop_ndcg_at_10,
