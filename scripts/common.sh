@@ -48,30 +48,45 @@ raid_cluster_stop() {
     RAID_PGD=""
 }
 
-raid_cluster_start() {
-    RAID_PGD=$(mktemp -d /tmp/raid-pg.XXXXXX)
-    chown postgres:postgres "$RAID_PGD"
-    chmod 755 "$RAID_PGD"
-    trap raid_cluster_stop EXIT
-    trap 'exit 130' INT TERM
-    (cd / && runuser -u postgres -- "$PG_BIN/initdb" -D "$RAID_PGD/data" -U postgres \
+# raid_cluster_init DIR PORT PRELOAD [CONF]: a throw-away cluster in DIR (made
+# postgres's), listening only on a socket in DIR, with shared_preload_libraries =
+# PRELOAD and the extra postgresql.conf lines CONF, started.  Every cluster of
+# the tests is made here (scripts/test.sh's and the tests' own second ones).
+raid_cluster_init() {
+    local dir=$1 port=$2 preload=$3 conf=${4:-}
+    chown postgres:postgres "$dir"
+    chmod 755 "$dir"
+    (cd / && runuser -u postgres -- "$PG_BIN/initdb" -D "$dir/data" -U postgres \
         --auth=trust -E UTF8 --locale=C.UTF-8 --no-sync >/dev/null)
-    local port=${RAID_PGPORT:-$((54000 + RANDOM % 1000))}
-    cat >>"$RAID_PGD/data/postgresql.conf" <<CONF
+    cat >>"$dir/data/postgresql.conf" <<CONF
 port = $port
 listen_addresses = ''
-unix_socket_directories = '$RAID_PGD'
+unix_socket_directories = '$dir'
 fsync = off
 synchronous_commit = off
 full_page_writes = off
-shared_preload_libraries = 'raid,pg_cron'
-cron.database_name = 'postgres'
+shared_preload_libraries = '$preload'
+$conf
+CONF
+    (cd / && runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/log" -w start >/dev/null)
+}
+
+# raid_cluster_halt DIR: stops the cluster in DIR at once and removes it.
+raid_cluster_halt() {
+    (cd / && runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$1/data" -m immediate -w stop >/dev/null 2>&1) || true
+    rm -rf "$1"
+}
+
+raid_cluster_start() {
+    RAID_PGD=$(mktemp -d /tmp/raid-pg.XXXXXX)
+    trap raid_cluster_stop EXIT
+    trap 'exit 130' INT TERM
+    local port=${RAID_PGPORT:-$((54000 + RANDOM % 1000))}
+    raid_cluster_init "$RAID_PGD" "$port" 'raid,pg_cron' "cron.database_name = 'postgres'
 cron.host = '$RAID_PGD'
 max_worker_processes = 16
 shared_buffers = 256MB
-maintenance_work_mem = 256MB
-CONF
-    (cd / && runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$RAID_PGD/data" -l "$RAID_PGD/log" -w start >/dev/null)
+maintenance_work_mem = 256MB"
     export RAID_PGD PGHOST=$RAID_PGD PGPORT=$port PGUSER=postgres PGDATABASE=postgres
     raid_log "cluster on $RAID_PGD port $port"
 }

@@ -4,22 +4,9 @@
 # naming the setting.  Uses a second throw-away cluster of its own.
 source "$(dirname "$0")/lib.sh"
 dir=$(mktemp -d /tmp/raid-pg-nopreload.XXXXXX)
-chown postgres:postgres "$dir"
-stop() {
-    (cd / && runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1) || true
-    rm -rf "$dir"
-}
-trap stop EXIT
-(cd / && runuser -u postgres -- "$PG_BIN/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 \
-    --locale=C.UTF-8 --no-sync >/dev/null)
+trap 'raid_cluster_halt "$dir"' EXIT
 port=$((PGPORT + 1))
-cat >>"$dir/data/postgresql.conf" <<CONF
-port = $port
-listen_addresses = ''
-unix_socket_directories = '$dir'
-fsync = off
-CONF
-(cd / && runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/log" -w start >/dev/null)
+raid_cluster_init "$dir" "$port" ''
 export PGHOST=$dir PGPORT=$port PGDATABASE=postgres
 q "CREATE EXTENSION raid"
 q "SELECT * FROM raid.synthetic('inter', 'users', n_users => 100, n_items => 50, interactions_per_user => 10)" >/dev/null
