@@ -70,16 +70,8 @@
 //   negative; since the groups are re-dealt every epoch, every item is a
 //   candidate negative of every user across epochs.
 //
-// Defaults: tuned on MovieLens 100K (all 100,000 ratings as interactions,
-// leave-one-out with seed 42, dim 64, 4 negatives) over lr {0.02 .. 0.2} x
-// l2 {0 .. 0.1} x init_std {0.01, 0.1, 0.3} x epochs {10 .. 40}: lr 0.1,
-// l2 0.03, init_std 0.1, 30 epochs give NDCG@10 0.18-0.19 and HR@10 about
-// 0.31 against the popularity baseline's 0.065 and 0.122 (seeds 1, 2, 3 give
-// 0.18-0.20).  More than 0.05 of L2 underfits, less overfits after ~20 epochs.
-// These defaults were kept for block scheduling: seed 42 gives NDCG@10 0.183
-// and HR@10 0.313, seeds 1, 2, 3 give 0.174-0.197 (mean of the four 0.184,
-// against 0.190 with Hogwild and 0.185 with P forced to 1, i.e. sequential
-// SGD with uniform negatives: the spread is mostly the random streams).
+// Defaults: tuned on MovieLens 100K (BENCHMARKS.md, "Quality on MovieLens
+// 100K", with the grid they were chosen from).
 //
 // Defense: SetDefense() before the first Step() turns on the RAID defense
 // (mf_defense.h) for one protected attribute; each further call adds one

@@ -53,18 +53,11 @@
 // users of all classes in one parallel region.  The per-class solves are
 // small independent problems and run one class per thread.
 //
-// Cost (why xi = 16): with tau = 1 and warm starts Sinkhorn stops after 1-3
-// iterations, so a recomputation is a fixed cost (cost matrices, the
-// 256 x 256 self-transports, the maps of every user: ~6 ms for MovieLens
-// 100K, ~20 ms for 6,000 users, one thread).  Four per epoch (xi = 4, the
-// first design) made Phase II epochs 2-5x Phase I ones; one per epoch (xi =
-// 16 = kMaxStrata, the sub-steps of an epoch on catalogues of >= 1,024 items)
-// keeps them within ~1.3x and leaves the privacy and quality figures below
-// unchanged (with the first, double-precision maps, xi = 4, 8 and 16 gave
-// gender BAcc 0.514 / 0.494-0.496 and NDCG@10 0.1793-0.1789): the pull of a
-// user changes slowly, so a target one epoch old is as good as a fresh one.
-// On catalogues of fewer than 1,024 items an epoch has fewer sub-steps, and
-// xi = 16 spans more than one epoch.
+// Cost: a recomputation is a fixed cost (cost matrices, self-transports, the
+// maps of every user); xi = 16 = kMaxStrata recomputes once per epoch on
+// catalogues of 1,024 items or more, and spans more than one epoch on smaller
+// ones (the measurements behind the choice: BENCHMARKS.md, "Quality on
+// MovieLens 100K").
 //
 // Cancellation: the barycenter updates, the Sinkhorn iterations (and their
 // row loops on large problems), the large distance products and the map
@@ -109,18 +102,11 @@ namespace raid {
 // near 1 at 1e-6 on MovieLens-sized data).
 constexpr double kMinTau = 1e-6;
 
-// Options of the RAID defense.  Defaults tuned on MovieLens 100K (all ratings,
-// MF defaults, audited through raid.audit: both attackers, 5 folds, classes in
-// the order of their labels), eta 0.25: gender, seed 42: NDCG@10 0.1772 vs
-// 0.1827 undefended, BAcc MLP 0.528 / logistic 0.486 (undefended 0.656 /
-// 0.681); seeds 1 and 2: 0.520 / 0.464 and 0.519 / 0.492, NDCG@10 0.98x and
-// 0.96x; age groups <25, 25-34, >=35, seed 42: NDCG@10 0.1745 (0.955x), BAcc
-// 0.378 / 0.328 (chance 0.333; undefended 0.613 / 0.614).  eta 0.2 kept more
-// NDCG but left the MLP at 0.546 on gender (seed 42); eta 0.3 and above push
-// the logistic attacker below chance (0.46), which leaks too.  tau = 1 is a wide blur, which the
-// debiased map (see Debiasing) makes harmless: it estimates the class shift
-// from the stable low-frequency part of the distributions instead of
-// sampling noise in 64 dimensions.  xi: see Cost.
+// Options of the RAID defense.  Defaults tuned on MovieLens 100K (BENCHMARKS.md,
+// "The RAID defense (0.1.0)").  tau = 1 is a wide blur, which the debiased map
+// (see Debiasing) makes harmless: it estimates the class shift from the stable
+// low-frequency part of the distributions instead of sampling noise in 64
+// dimensions.
 // The fields, defaults and ranges are those of RAID_DEFENSE_OPTIONS
 // (raid_options.h).
 struct DefenseOptions : raid_defense_options {
