@@ -125,7 +125,7 @@ raid_cancel_job(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("job " INT64_FORMAT " does not exist", job_id)));
 
-	if (strcmp(status, "queued") == 0)
+	if (strcmp(status, RAID_JOB_QUEUED) == 0)
 	{
 		if (SPI_execute_with_args("UPDATE raid.job_records SET status = 'cancelled', "
 								  "finished_at = now(), message = 'cancelled before it started' "
@@ -134,7 +134,7 @@ raid_cancel_job(PG_FUNCTION_ARGS)
 			elog(ERROR, "could not cancel job " INT64_FORMAT, job_id);
 		done = true;
 	}
-	else if (strcmp(status, "running") == 0 && raid_jobs_shared != NULL)
+	else if (strcmp(status, RAID_JOB_RUNNING) == 0 && raid_jobs_shared != NULL)
 	{
 		pid_t		pid = 0;
 

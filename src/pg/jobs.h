@@ -63,6 +63,22 @@ typedef struct RaidWorkerArgs
 	int			slot;
 } RaidWorkerArgs;
 
+/*
+ * Job states (raid.job_records.status, checked there) and their transitions:
+ *   queued  -> running     the worker claims the job (jobs_worker.c)
+ *   queued  -> cancelled   raid.cancel_job (jobs.c)
+ *   queued  -> failed      the launcher cannot start a worker (jobs_launcher.c)
+ *   running -> succeeded, failed or cancelled: the worker records the outcome
+ *   running -> failed      the launcher finds the worker gone (crash, restart)
+ * Each transition is one UPDATE guarded by the state it leaves, so a race
+ * (a cancel against a claim, a reap against a record) has one winner.
+ */
+#define RAID_JOB_QUEUED "queued"
+#define RAID_JOB_RUNNING "running"
+#define RAID_JOB_SUCCEEDED "succeeded"
+#define RAID_JOB_FAILED "failed"
+#define RAID_JOB_CANCELLED "cancelled"
+
 /* The shared slots (NULL without shared_preload_libraries). */
 extern RaidJobsShared *raid_jobs_shared;
 

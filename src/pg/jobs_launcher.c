@@ -15,16 +15,45 @@
 #include "storage/latch.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 
 #include "jobs.h"
 
-/* GUCs (defined in raid.c) */
+/* the jobs' settings (raid_jobs_define_settings) */
 int			raid_max_workers = 2;
 char	   *raid_database_name = NULL;
 
 PGDLLEXPORT void raid_jobs_launcher_main(Datum arg);
+
+/* Defines the jobs' settings (from _PG_init). */
+void
+raid_jobs_define_settings(void)
+{
+	/*
+	 * A PGC_POSTMASTER setting can only be defined while the postmaster
+	 * loads the library: defining it when a backend loads raid without the
+	 * preload is a FATAL error.  Without the preload there are no jobs, so
+	 * the setting is not needed there.
+	 */
+	if (process_shared_preload_libraries_in_progress)
+		DefineCustomStringVariable("raid.database_name",
+								   "Database in which raid's background jobs run.",
+								   "raid.submit_train() and raid.submit_audit() work only there.",
+								   &raid_database_name,
+								   "postgres",
+								   PGC_POSTMASTER, 0,
+								   NULL, NULL, NULL);
+	DefineCustomIntVariable("raid.max_workers",
+							"Maximum number of raid background jobs running at once.",
+							"Further jobs wait in the queue, first in first out; "
+							"each running job uses one of max_worker_processes.",
+							&raid_max_workers,
+							2, 0, RAID_JOB_SLOTS,
+							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+}
 
 /* A worker the launcher started. */
 typedef struct LauncherWorker

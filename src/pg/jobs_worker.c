@@ -121,36 +121,18 @@ static const char *const audit_sql =
 "NULLIF(j.args->'options', 'null'::jsonb)) a WHERE j.job_id = $1";
 
 /*
- * The worker: runs one job as its owner.
- * Long: connect, claim, run and record, each step's transaction depending on
- * the state the previous one left.
+ * Binds this worker to its slot and connects as the job's owner (its
+ * privileges, its results); false if the slot no longer holds the job.
  */
-void
-raid_job_worker_main(Datum arg)
+static bool
+worker_attach(const RaidWorkerArgs *args)
 {
-	RaidWorkerArgs args;
-	Oid			types[7] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, FLOAT8OID, TEXTOID, INT4OID};
-	Datum		values[7];
-	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
-	char	   *kind = NULL;
-	char	   *volatile result = NULL;
-	ErrorData  *volatile edata = NULL;
-	bool		cancelled;
-	const char *status;
-	char	   *volatile message = NULL;
-	RaidJobSlot slot;
 	char		activity[64];
 
-	memcpy(&args, MyBgworkerEntry->bgw_extra, sizeof(args));
-	my_slot = args.slot;
-	my_job_id = args.job_id;
-
-	pqsignal(SIGTERM, die);
-	pqsignal(SIGINT, StatementCancelHandler);
-	BackgroundWorkerUnblockSignals();
-
+	my_slot = args->slot;
+	my_job_id = args->job_id;
 	if (raid_jobs_shared == NULL || my_slot < 0 || my_slot >= RAID_JOB_SLOTS)
-		proc_exit(0);
+		return false;
 	SpinLockAcquire(&raid_jobs_shared->mutex);
 	if (raid_jobs_shared->slots[my_slot].job_id == my_job_id)
 		raid_jobs_shared->slots[my_slot].pid = MyProcPid;
@@ -158,35 +140,60 @@ raid_job_worker_main(Datum arg)
 		my_slot = -1;
 	SpinLockRelease(&raid_jobs_shared->mutex);
 	if (my_slot < 0)
-		proc_exit(0);
+		return false;
 	before_shmem_exit(worker_release_slot, (Datum) 0);
 
-	/* as the submitting role: its privileges, its results */
-	BackgroundWorkerInitializeConnectionByOid(args.database, args.role, 0);
+	BackgroundWorkerInitializeConnectionByOid(args->database, args->role, 0);
 	snprintf(activity, sizeof(activity), "raid job " INT64_FORMAT, my_job_id);
 	SetConfigOption("application_name", activity, PGC_USERSET, PGC_S_SESSION);
 	pgstat_report_appname(activity);
 	SetConfigOption("synchronous_commit", "on", PGC_USERSET, PGC_S_SESSION);
 	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION);
+	return true;
+}
 
-	/* a cancel takes effect only while the work runs */
-	HOLD_CANCEL_INTERRUPTS();
+/* queued -> running; false if the job was cancelled (or taken) meanwhile. */
+static bool
+worker_claim(char **kind)
+{
+	Oid			t[2] = {INT8OID, INT4OID};
+	Datum		values[2] = {Int64GetDatum(my_job_id), Int32GetDatum(MyProcPid)};
 
-	values[0] = Int64GetDatum(my_job_id);
-	values[1] = Int32GetDatum(MyProcPid);
+	return worker_exec("UPDATE raid.job_records SET status = 'running', started_at = now(), "
+					   "worker_pid = $2, progress = 0 "
+					   "WHERE job_id = $1 AND status = 'queued' RETURNING kind",
+					   2, t, values, NULL, SPI_OK_UPDATE_RETURNING, kind) == 1;
+}
+
+/* Marks the job cancellable (or not) in its slot. */
+static void
+set_cancellable(bool on)
+{
+	SpinLockAcquire(&raid_jobs_shared->mutex);
+	raid_jobs_shared->slots[my_slot].cancellable = on;
+	if (on && raid_jobs_shared->slots[my_slot].cancel_requested)
 	{
-		Oid			t[2] = {INT8OID, INT4OID};
-
-		if (worker_exec("UPDATE raid.job_records SET status = 'running', started_at = now(), "
-						"worker_pid = $2, progress = 0 "
-						"WHERE job_id = $1 AND status = 'queued' RETURNING kind",
-						2, t, values, NULL, SPI_OK_UPDATE_RETURNING, &kind) != 1)
-			proc_exit(0);		/* cancelled (or taken) meanwhile */
+		QueryCancelPending = true;
+		InterruptPending = true;
 	}
+	SpinLockRelease(&raid_jobs_shared->mutex);
+}
+
+/*
+ * Runs the job (raid.train or raid.audit on its arguments) in one
+ * transaction, cancellable while it runs; returns its result as JSON text,
+ * or NULL with *edata set if it failed or was cancelled.
+ */
+static char *
+worker_run(const char *kind, ErrorData **edata)
+{
+	char	   *volatile result = NULL;
+	char		activity[64];
 
 	PG_TRY();
 	{
 		Oid			t[1] = {INT8OID};
+		Datum		values[1] = {Int64GetDatum(my_job_id)};
 		int			rc;
 
 		SetCurrentStatementStartTimestamp();
@@ -195,15 +202,7 @@ raid_job_worker_main(Datum arg)
 		PushActiveSnapshot(GetTransactionSnapshot());
 		snprintf(activity, sizeof(activity), "raid job " INT64_FORMAT ": %s", my_job_id, kind);
 		pgstat_report_activity(STATE_RUNNING, activity);
-
-		SpinLockAcquire(&raid_jobs_shared->mutex);
-		raid_jobs_shared->slots[my_slot].cancellable = true;
-		if (raid_jobs_shared->slots[my_slot].cancel_requested)
-		{
-			QueryCancelPending = true;
-			InterruptPending = true;
-		}
-		SpinLockRelease(&raid_jobs_shared->mutex);
+		set_cancellable(true);
 		RESUME_CANCEL_INTERRUPTS();
 
 		raid_progress_hook = job_progress_hook;
@@ -221,10 +220,7 @@ raid_job_worker_main(Datum arg)
 		raid_progress_hook = NULL;
 
 		HOLD_CANCEL_INTERRUPTS();
-		SpinLockAcquire(&raid_jobs_shared->mutex);
-		raid_jobs_shared->slots[my_slot].cancellable = false;
-		SpinLockRelease(&raid_jobs_shared->mutex);
-
+		set_cancellable(false);
 		SPI_finish();
 		PopActiveSnapshot();
 		CommitTransactionCommand();
@@ -234,38 +230,52 @@ raid_job_worker_main(Datum arg)
 		raid_progress_hook = NULL;
 		MemoryContextSwitchTo(TopMemoryContext);
 		EmitErrorReport();
-		edata = CopyErrorData();
+		*edata = CopyErrorData();
 		FlushErrorState();
 		AbortCurrentTransaction();
 		QueryCancelHoldoffCount = 0;
 		HOLD_CANCEL_INTERRUPTS();
-		SpinLockAcquire(&raid_jobs_shared->mutex);
-		raid_jobs_shared->slots[my_slot].cancellable = false;
-		SpinLockRelease(&raid_jobs_shared->mutex);
+		set_cancellable(false);
+		result = NULL;
 	}
 	PG_END_TRY();
 	QueryCancelPending = false;
+	return result;
+}
+
+/*
+ * running -> succeeded, failed or cancelled (a cancel asked for through
+ * raid.cancel_job), with the result or the error and the last progress.
+ */
+static void
+worker_record(const char *result, ErrorData *edata)
+{
+	Oid			types[7] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, FLOAT8OID, TEXTOID, INT4OID};
+	Datum		values[7];
+	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	const char *status;
+	char	   *message = NULL;
+	RaidJobSlot slot;
 
 	SpinLockAcquire(&raid_jobs_shared->mutex);
 	slot = raid_jobs_shared->slots[my_slot];
 	SpinLockRelease(&raid_jobs_shared->mutex);
 
-	cancelled = edata != NULL && slot.cancel_requested &&
-		edata->sqlerrcode == ERRCODE_QUERY_CANCELED;
 	if (edata == NULL)
-		status = "succeeded";
-	else if (cancelled)
+		status = RAID_JOB_SUCCEEDED;
+	else if (slot.cancel_requested && edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
 	{
-		status = "cancelled";
+		status = RAID_JOB_CANCELLED;
 		message = "cancelled by raid.cancel_job()";
 	}
 	else
 	{
-		status = "failed";
+		status = RAID_JOB_FAILED;
 		message = psprintf("%s: %s", unpack_sql_state(edata->sqlerrcode),
 						   edata->message ? edata->message : "unknown error");
 	}
 
+	values[0] = Int64GetDatum(my_job_id);
 	values[1] = CStringGetTextDatum(status);
 	values[2] = message ? CStringGetTextDatum(message) : (Datum) 0;
 	nulls[2] = message ? ' ' : 'n';
@@ -284,7 +294,30 @@ raid_job_worker_main(Datum arg)
 				"phase = COALESCE($6, phase), epoch = COALESCE($7, epoch) "
 				"WHERE job_id = $1 AND status = 'running'",
 				7, types, values, nulls, SPI_OK_UPDATE, NULL);
+}
+
+/* The worker: attaches, claims, runs and records one job, as its owner. */
+void
+raid_job_worker_main(Datum arg)
+{
+	RaidWorkerArgs args;
+	char	   *kind = NULL;
+	char	   *result;
+	ErrorData  *edata = NULL;
+
+	memcpy(&args, MyBgworkerEntry->bgw_extra, sizeof(args));
+	pqsignal(SIGTERM, die);
+	pqsignal(SIGINT, StatementCancelHandler);
+	BackgroundWorkerUnblockSignals();
+
+	if (!worker_attach(&args))
+		proc_exit(0);
+	/* a cancel takes effect only while the work runs */
+	HOLD_CANCEL_INTERRUPTS();
+	if (!worker_claim(&kind))
+		proc_exit(0);			/* cancelled (or taken) meanwhile */
+	result = worker_run(kind, &edata);
+	worker_record(result, edata);
 	pgstat_report_activity(STATE_IDLE, NULL);
 	proc_exit(0);
 }
-

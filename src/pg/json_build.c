@@ -13,11 +13,26 @@
 
 #include "utils/builtins.h"
 #include "utils/float.h"
+#include "utils/guc.h"
 #include "utils/numeric.h"
 
 #include "raid_pg.h"
 
 char	   *raid_debug_nonfinite_metric = NULL;
+
+/* Defines this module's setting (from _PG_init). */
+void
+raid_json_define_settings(void)
+{
+	/* a test hook: the number stored under this key becomes NaN */
+	DefineCustomStringVariable("raid.debug_nonfinite_metric",
+							   "Makes the stored metric of this name NaN (for tests).",
+							   NULL,
+							   &raid_debug_nonfinite_metric,
+							   "",
+							   PGC_SUSET, GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
+							   NULL, NULL, NULL);
+}
 
 static void
 push_key(RaidJson *j, const char *key)

@@ -101,36 +101,8 @@ _PG_init(void)
 							 false,
 							 PGC_USERSET, 0,
 							 NULL, NULL, NULL);
-	/* a test hook of json_build.c: the number stored under this key becomes NaN */
-	DefineCustomStringVariable("raid.debug_nonfinite_metric",
-							   "Makes the stored metric of this name NaN (for tests).",
-							   NULL,
-							   &raid_debug_nonfinite_metric,
-							   "",
-							   PGC_SUSET, GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
-							   NULL, NULL, NULL);
-	/*
-	 * A PGC_POSTMASTER setting can only be defined while the postmaster
-	 * loads the library: defining it when a backend loads raid without the
-	 * preload is a FATAL error.  Without the preload there are no jobs, so
-	 * the setting is not needed there.
-	 */
-	if (process_shared_preload_libraries_in_progress)
-		DefineCustomStringVariable("raid.database_name",
-								   "Database in which raid's background jobs run.",
-								   "raid.submit_train() and raid.submit_audit() work only there.",
-								   &raid_database_name,
-								   "postgres",
-								   PGC_POSTMASTER, 0,
-								   NULL, NULL, NULL);
-	DefineCustomIntVariable("raid.max_workers",
-							"Maximum number of raid background jobs running at once.",
-							"Further jobs wait in the queue, first in first out; "
-							"each running job uses one of max_worker_processes.",
-							&raid_max_workers,
-							2, 0, RAID_JOB_SLOTS,
-							PGC_SIGHUP, 0,
-							NULL, NULL, NULL);
+	raid_json_define_settings();
+	raid_jobs_define_settings();
 	MarkGUCPrefixReserved("raid");
 	raid_admin_init();
 

@@ -108,6 +108,10 @@ extern char *raid_database_name;	/* raid.database_name (PGC_POSTMASTER) */
  */
 extern void raid_jobs_preload_init(void);
 
+/* Each module defines its own settings, from _PG_init. */
+extern void raid_jobs_define_settings(void);
+extern void raid_json_define_settings(void);
+
 /* Raises the error a core call reported, prefixed by what was being done. */
 extern void raid_report_error(const raid_error *err, const char *doing) pg_attribute_noreturn();
 
