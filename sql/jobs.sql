@@ -16,6 +16,18 @@ SELECT raid_try($$SELECT raid.submit_train('m', 'no_such_table')$$);
 SELECT raid_try($$SELECT raid.submit_train('m', 'job_temp')$$);
 SELECT raid_try($$SELECT raid.submit_audit(NULL)$$);
 SELECT raid_try($$SELECT raid.submit_audit('m', 'job_temp', 'a')$$);
+-- everything raid.train and raid.audit check before reading data, with their SQLSTATEs
+SELECT raid_try($$SELECT raid.submit_train('m', 'job_inter', user_col => 'uid')$$);
+SELECT raid_try($$SELECT raid.submit_train('m', 'job_inter', options => '{"dimm": 8}')$$);
+SELECT raid_try($$SELECT raid.submit_train('m', 'job_inter', defense => 'raid')$$);
+SELECT raid_try($$SELECT raid.submit_train('m', 'job_inter', attributes => 'job_inter', attribute_col => 'gender', defense => 'raid')$$);
+SELECT users FROM raid.train('m_job_exists', 'job_inter', options => '{"dim": 2, "epochs": 1, "threads": 1}');
+SELECT raid_try($$SELECT raid.submit_train('m_job_exists', 'job_inter')$$);
+SELECT raid_try($$SELECT raid.submit_train('m_job_exists', 'job_inter', options => '{"replace": true}')$$);
+SELECT raid_try($$SELECT raid.submit_audit('m', options => '{"folds": 1}')$$);
+SELECT raid_try($$SELECT raid.submit_audit('m', 'job_inter', 'gender')$$);
+SELECT raid_try($$SELECT raid.submit_audit('m_job_exists', 'job_inter', 'item_id')$$);
+SELECT raid.drop_model('m_job_exists');
 -- then the database: jobs run only in raid.database_name
 SELECT raid_try($$SELECT raid.submit_train('m', 'job_inter')$$);
 SELECT raid_try($$SELECT raid.submit_audit('m')$$);

@@ -24,6 +24,7 @@
 
 PG_FUNCTION_INFO_V1(raid_audit_model);
 PG_FUNCTION_INFO_V1(raid_audit_embeddings);
+PG_FUNCTION_INFO_V1(raid_check_audit_args);
 
 /* One field of every fold of an attacker's result as a JSON array. */
 #define ADD_FOLDS(j, key, r, field, add) \
@@ -405,3 +406,41 @@ raid_audit_embeddings(PG_FUNCTION_ARGS)
 	run_audit(fcinfo, &src, &opts);
 	return (Datum) 0;
 }
+
+/*
+ * raid.check_audit_args(model, attributes, attribute_col, options): what
+ * raid.audit can check before the model exists (a queued training may make
+ * it): the name, the options, and a given attributes table and its columns;
+ * with the model already there, also the join column.  raid.submit_audit
+ * runs it before queueing.
+ */
+Datum
+raid_check_audit_args(PG_FUNCTION_ARGS)
+{
+	RaidAuditOptions opts;
+	char	   *model;
+	char	  **cols;
+
+	raid_require_arg(fcinfo, 0, "model");
+	model = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	raid_check_model_name(model);
+	raid_parse_audit_options(PG_ARGISNULL(3) ? NULL : PG_GETARG_JSONB_P(3), &opts);
+	if (!PG_ARGISNULL(1))
+	{
+		Oid			attributes = PG_GETARG_OID(1);
+
+		if (!PG_ARGISNULL(2))
+			(void) raid_split_attribute_cols(text_to_cstring(PG_GETARG_TEXT_PP(2)), attributes, &cols);
+		SPI_connect();
+		if (raid_select_model(model, "user_col", true))
+		{
+			char	   *user_col = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+
+			if (user_col)
+				raid_check_integer_column(attributes, user_col);
+		}
+		SPI_finish();
+	}
+	PG_RETURN_VOID();
+}
+

@@ -22,6 +22,7 @@
 #include "train.h"
 
 PG_FUNCTION_INFO_V1(raid_train);
+PG_FUNCTION_INFO_V1(raid_check_train_args);
 
 /* Checks that a relation can be read as a table. */
 static void
@@ -121,6 +122,41 @@ find_model(const char *name)
 	if (!raid_select_model(name, "model_id", true))
 		return 0;
 	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+/*
+ * The current role's model of the training's name (0 if none); 42710 if
+ * there is one and the options do not say replace.
+ */
+static int64
+check_name_free(const TrainArgs *a)
+{
+	int64		existing = find_model(a->model);
+
+	if (existing != 0 && !a->opts.train.replace)
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 errmsg("model \"%s\" already exists", a->model),
+				 errhint("Pass options => '{\"replace\": true}' to replace it, or drop it with raid.drop_model().")));
+	return existing;
+}
+
+/*
+ * raid.check_train_args(the arguments of raid.train): every check raid.train
+ * makes before reading any data, with the same errors; raid.submit_train
+ * runs it before queueing, so that a job fails only on what cannot be known
+ * in advance.
+ */
+Datum
+raid_check_train_args(PG_FUNCTION_ARGS)
+{
+	TrainArgs	a;
+
+	parse_args(fcinfo, &a);
+	SPI_connect();
+	(void) check_name_free(&a);
+	SPI_finish();
+	PG_RETURN_VOID();
 }
 
 /* Runs every epoch, checking for interrupts between chunks. */
@@ -280,12 +316,7 @@ raid_train(PG_FUNCTION_ARGS)
 
 	SPI_connect();
 
-	existing = find_model(a.model);
-	if (existing != 0 && !a.opts.train.replace)
-		ereport(ERROR,
-				(errcode(ERRCODE_DUPLICATE_OBJECT),
-				 errmsg("model \"%s\" already exists", a.model),
-				 errhint("Pass options => '{\"replace\": true}' to replace it, or drop it with raid.drop_model().")));
+	existing = check_name_free(&a);
 
 	/* load */
 	INSTR_TIME_SET_CURRENT(stage);

@@ -381,6 +381,32 @@ BEGIN
 END;
 $$;
 
+CREATE FUNCTION raid.check_train_args(
+    model         text,
+    interactions  regclass,
+    user_col      name DEFAULT 'user_id',
+    item_col      name DEFAULT 'item_id',
+    attributes    regclass DEFAULT NULL,
+    attribute_col text DEFAULT NULL,
+    defense       text DEFAULT 'none',
+    options       jsonb DEFAULT '{}')
+RETURNS void
+AS 'MODULE_PATHNAME', 'raid_check_train_args'
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION raid.check_train_args IS 'raises the error raid.train would raise for these arguments before reading any data (used by raid.submit_train)';
+
+CREATE FUNCTION raid.check_audit_args(
+    model         text,
+    attributes    regclass DEFAULT NULL,
+    attribute_col text DEFAULT NULL,
+    options       jsonb DEFAULT '{}')
+RETURNS void
+AS 'MODULE_PATHNAME', 'raid_check_audit_args'
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION raid.check_audit_args IS 'raises the error raid.audit would raise for these arguments before reading any data (used by raid.submit_audit)';
+
 CREATE FUNCTION raid.submit_train(
     model         text,
     interactions  regclass,
@@ -399,6 +425,8 @@ BEGIN
         RAISE EXCEPTION 'argument "interactions" must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
     PERFORM raid.job_check_args(model, ARRAY[interactions, attributes]);
+    PERFORM raid.check_train_args(model, interactions, user_col, item_col, attributes,
+                                  attribute_col, defense, options);
     PERFORM raid.job_check_submit();
     -- relation names are stored schema-qualified (search_path is pg_catalog here)
     RETURN raid.enqueue_job('train', jsonb_build_object(
@@ -420,6 +448,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     PERFORM raid.job_check_args(model, ARRAY[attributes]);
+    PERFORM raid.check_audit_args(model, attributes, attribute_col, options);
     PERFORM raid.job_check_submit();
     RETURN raid.enqueue_job('audit', jsonb_build_object(
         'model', model, 'attributes', attributes::text, 'attribute_col', attribute_col,
