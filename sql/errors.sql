@@ -72,6 +72,11 @@ SELECT raid_try($$SELECT raid.synthetic('x_i', 'x_u', seed => -1)$$);
 SELECT raid_try($$SELECT raid.synthetic('x_i', NULL)$$);
 SELECT raid_try($$SELECT raid.synthetic('syn_inter', 'x_u')$$);
 SELECT raid_try($$SELECT raid.synthetic('x_i', 'syn_users')$$);
+-- the names are checked before anything else: before the memory budget, before generating
+SET raid.max_memory = '64MB';
+SELECT raid_try($$SELECT raid.synthetic('syn_inter', 'x_u', n_users => 10000000, interactions_per_user => 50)$$);
+SELECT raid_try($$SELECT raid.synthetic('x_i', 'x_u', n_users => 10000000, interactions_per_user => 50)$$);
+RESET raid.max_memory;
 SELECT to_regclass('x_i') IS NULL AS nothing_created;
 
 -- names: empty (22023) and too long (42622), before any work, everywhere

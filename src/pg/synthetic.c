@@ -46,6 +46,12 @@ quoted_table_name(text *name, const char *argname)
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("%s must not be a temporary table", argname)));
 	nsp = RangeVarGetCreationNamespace(rv);
+	/* the error CREATE TABLE would raise, but before minutes of generation */
+	if (OidIsValid(get_relname_relid(rv->relname, nsp)))
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_TABLE),
+				 errmsg("relation \"%s\" already exists", rv->relname),
+				 errhint("Drop it, or pass another %s.", argname)));
 	return quote_qualified_identifier(get_namespace_name(nsp), rv->relname);
 }
 
