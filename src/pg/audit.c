@@ -350,6 +350,7 @@ raid_audit_model(PG_FUNCTION_ARGS)
 									 src.model_id, quote_identifier(user_col));
 		run_audit(fcinfo, &src, &opts);
 	}
+	raid_progress_done();
 	return (Datum) 0;
 }
 
@@ -404,6 +405,7 @@ raid_audit_embeddings(PG_FUNCTION_ARGS)
 								 quote_identifier(id_col), quote_identifier(attr_id_col));
 	InitMaterializedSRF(fcinfo, 0);
 	run_audit(fcinfo, &src, &opts);
+	raid_progress_done();
 	return (Datum) 0;
 }
 

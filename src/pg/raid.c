@@ -17,7 +17,9 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "pgstat.h"
 #include "storage/lock.h"
+#include "tcop/tcopprot.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
@@ -111,12 +113,72 @@ _PG_init(void)
 		raid_jobs_preload_init();
 }
 
-/* Passes progress to the hook, if any (no PostgreSQL call is needed here). */
+/* what the last progress report of a synchronous call showed */
+static int	sync_percent = -1;
+static int	sync_epoch = -1;
+static char sync_phase[64];
+static double sync_fraction = 0.0;
+static instr_time sync_start;
+
+/*
+ * Reports progress: to the hook when one is set (a background job), else in
+ * this backend's pg_stat_activity.query, as "[raid: PHASE, epoch E, P%, about
+ * S s left] QUERY", so that other sessions see how far a synchronous call
+ * is.  Updates only when the percentage, the epoch or the phase change.  The
+ * time left is extrapolated from the time since the fraction last restarted.
+ */
 void
 raid_report_progress(double fraction, int epoch, const char *phase)
 {
+	char		activity[256];
+	char		left[48] = "";
+	int			percent;
+
 	if (raid_progress_hook)
+	{
 		raid_progress_hook(fraction, epoch, phase);
+		return;
+	}
+	if (!(fraction >= 0.0))
+		fraction = 0.0;
+	if (fraction > 1.0)
+		fraction = 1.0;
+	if (phase == NULL)
+		phase = "";
+	if (sync_percent < 0 || fraction < sync_fraction || fraction == 0.0)
+		INSTR_TIME_SET_CURRENT(sync_start);
+	sync_fraction = fraction;
+	percent = (int) (fraction * 100.0);
+	if (percent == sync_percent && epoch == sync_epoch && strcmp(phase, sync_phase) == 0)
+		return;
+	sync_percent = percent;
+	sync_epoch = epoch;
+	strlcpy(sync_phase, phase, sizeof(sync_phase));
+	if (fraction >= 0.02 && fraction < 1.0)
+		snprintf(left, sizeof(left), ", about %.0f s left",
+				 raid_elapsed_seconds(sync_start) * (1.0 - fraction) / fraction);
+	if (epoch > 0)
+		snprintf(activity, sizeof(activity), "[raid: %s, epoch %d, %d%%%s] ", phase, epoch, percent, left);
+	else if (fraction > 0.0)
+		snprintf(activity, sizeof(activity), "[raid: %s, %d%%%s] ", phase, percent, left);
+	else
+		snprintf(activity, sizeof(activity), "[raid: %s] ", phase);
+	pgstat_report_activity(STATE_RUNNING,
+						   psprintf("%s%s", activity, debug_query_string ? debug_query_string : ""));
+}
+
+/* Ends a synchronous call's progress: pg_stat_activity shows the query again. */
+void
+raid_progress_done(void)
+{
+	if (raid_progress_hook)
+		return;
+	sync_percent = -1;
+	sync_epoch = -1;
+	sync_phase[0] = '\0';
+	sync_fraction = 0.0;
+	if (debug_query_string)
+		pgstat_report_activity(STATE_RUNNING, debug_query_string);
 }
 
 /* Maps a core status to a SQLSTATE. */

@@ -85,12 +85,14 @@ extern char *raid_debug_nonfinite_metric;
 /*
  * Progress of the running operation (training or audit): fraction done in
  * 0..1, the epoch (0 if not applicable) and a short phase name.  Called
- * between chunks of work, never inside the core; a hook (set by background
- * jobs) may publish it.
+ * between chunks of work, never inside the core.  A hook (set by background
+ * jobs) publishes it; without one it shows in this backend's
+ * pg_stat_activity.query, until raid_progress_done().
  */
 typedef void (*raid_progress_hook_type) (double fraction, int epoch, const char *phase);
 extern raid_progress_hook_type raid_progress_hook;
 extern void raid_report_progress(double fraction, int epoch, const char *phase);
+extern void raid_progress_done(void);
 
 /* ------------------------------------------------------------------------
  * Background jobs (jobs.c)

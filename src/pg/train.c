@@ -319,6 +319,7 @@ raid_train(PG_FUNCTION_ARGS)
 	existing = check_name_free(&a);
 
 	/* load */
+	raid_report_progress(0.0, 0, "loading");
 	INSTR_TIME_SET_CURRENT(stage);
 	raid_error_clear(&err);
 	h->dataset = raid_dataset_create(&err);
@@ -362,6 +363,7 @@ raid_train(PG_FUNCTION_ARGS)
 	/* the leakage target: the final step, then audit with the noise floor */
 	if (a.raid_defense && a.opts.leakage.target > 0)
 	{
+		raid_report_progress(0.0, 0, "auditing the defended embeddings");
 		INSTR_TIME_SET_CURRENT(stage);
 		if (a.opts.leakage.align)
 			raid_final_step(h->trainer, raid_dataset_user_ids(h->dataset), prot, n_prot, info.n_users,
@@ -379,6 +381,7 @@ raid_train(PG_FUNCTION_ARGS)
 	}
 
 	/* evaluate */
+	raid_report_progress(0.0, 0, "evaluating");
 	INSTR_TIME_SET_CURRENT(stage);
 	if (a.opts.train.holdout && info.n_heldout > 0)
 	{
@@ -393,6 +396,7 @@ raid_train(PG_FUNCTION_ARGS)
 	CHECK_FOR_INTERRUPTS();
 
 	/* store: replace the earlier model in this same transaction */
+	raid_report_progress(0.0, 0, "storing");
 	INSTR_TIME_SET_CURRENT(stage);
 	raid_json_init(&m, what);
 	raid_json_object_begin(&m, NULL);
@@ -431,6 +435,7 @@ raid_train(PG_FUNCTION_ARGS)
 
 	raid_core_handles_release(h);
 	SPI_finish();
+	raid_progress_done();
 
 	if (a.raid_defense && a.opts.leakage.target > 0)
 		warn_missed_targets(&a, prot, n_prot);
