@@ -67,6 +67,8 @@ psql -c "\\pset title 'undefended vs RAID: quality, and each attacker''s balance
            round((m.metrics->>'train_seconds')::numeric, 2) AS train_seconds
     FROM raid.models m JOIN raid.audits a ON a.model_id = m.model_id
     WHERE m.name LIKE 'demo_%' GROUP BY m.model_id, m.defense, m.metrics ORDER BY m.model_id"
+psql -c "\\pset title 'raid.compare: the RAID model against the undefended one'" \
+     -c "SELECT * FROM raid.compare('demo_none', 'demo_raid')"
 echo "leakage: the strongest attacker's distance from chance; noise_floor: the largest it reaches on"
 echo "shuffled labels (no signal); target_met: raid's own check after training (its attackers: logistic,"
 echo "kNN and QDA), leakage within the larger of the target (0.03) and its noise floor. With a thousand"

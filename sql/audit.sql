@@ -66,6 +66,13 @@ FROM raid.audit('m_audit', options => '{"attackers": ["logistic"], "folds": 3, "
 -- a model trained without attributes, with the attribute named in the call
 SELECT attacker, users, round(balanced_accuracy::numeric, 3) AS bacc
 FROM raid.audit('m1', 'syn_users', 'attribute', '{"attackers": "logistic", "threads": 1}');
+-- reading results: a summary per model, and models side by side
+SELECT model, defense, attribute, users, ndcg_at_10 > 0 AS has_ndcg, audited, strongest_attacker,
+       balanced_accuracy, chance, leakage, seconds >= 0 AS timed
+FROM raid.model_summary WHERE model IN ('m_audit', 'm1') ORDER BY model;
+SELECT * FROM raid.compare('m_audit', 'm1');
+SELECT raid_try($$SELECT * FROM raid.compare('m_audit', 'no_such_model')$$);
+SELECT raid_try($$SELECT * FROM raid.compare()$$);
 
 -- any embedding table: real[] and float8[] give the figures raid.audit gives
 CREATE TABLE emb_real AS
@@ -156,3 +163,4 @@ SELECT (SELECT count(*) FROM raid.audits) = n AS nothing_stored FROM audits_befo
 -- dropping the model keeps its audit history
 SELECT raid.drop_model('m_audit');
 SELECT count(*) AS kept, bool_and(model_id IS NULL) AS unlinked FROM raid.audits WHERE model = 'm_audit';
+

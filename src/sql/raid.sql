@@ -223,6 +223,74 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION raid.audit_embeddings IS 'attacks any table of user embeddings (real[], float8[] or pgvector vector)';
 
+-- Reading results: one row per model, and models side by side.
+CREATE VIEW raid.model_summary WITH (security_invoker = true) AS
+SELECT m.name AS model, m.defense, m.attribute_col AS attribute, m.users, m.items,
+       round((m.metrics->>'ndcg_at_10')::numeric, 4) AS ndcg_at_10,
+       round((m.metrics->>'hr_at_10')::numeric, 4) AS hr_at_10,
+       a.attribute AS audited, a.attacker AS strongest_attacker,
+       round(a.balanced_accuracy::numeric, 3) AS balanced_accuracy,
+       round(a.chance::numeric, 3) AS chance,
+       round(a.leakage::numeric, 3) AS leakage,
+       round(COALESCE((m.metrics->>'load_seconds')::numeric, 0) + COALESCE((m.metrics->>'build_seconds')::numeric, 0)
+             + COALESCE((m.metrics->>'train_seconds')::numeric, 0) + COALESCE((m.metrics->>'evaluate_seconds')::numeric, 0)
+             + COALESCE((m.metrics->>'store_seconds')::numeric, 0), 1) AS seconds,
+       m.created_at
+FROM raid.models m
+LEFT JOIN LATERAL (
+    SELECT au.attribute, au.attacker, au.balanced_accuracy, au.chance, au.leakage
+    FROM raid.audits au
+    WHERE au.model_id = m.model_id AND au.strongest AND NOT au.shuffled
+    ORDER BY au.audit_id DESC LIMIT 1) a ON true;
+COMMENT ON VIEW raid.model_summary IS 'one row per model of the current role: quality, the latest audit''s strongest attacker and its leakage (|balanced accuracy - chance|), training seconds';
+GRANT SELECT ON raid.model_summary TO PUBLIC;
+
+CREATE FUNCTION raid.compare(VARIADIC models text[])
+RETURNS TABLE (model text, defense text, ndcg_at_10 numeric, ndcg_vs_first numeric,
+               attribute text, strongest_attacker text, balanced_accuracy numeric,
+               chance numeric, leakage numeric, leakage_removed_pct numeric)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    missing text;
+BEGIN
+    SELECT n INTO missing FROM unnest(models) AS n
+    WHERE NOT EXISTS (SELECT 1 FROM raid.models m WHERE m.name = n AND m.owner = raid.caller())
+    LIMIT 1;
+    IF missing IS NOT NULL OR models IS NULL OR cardinality(models) = 0 THEN
+        RAISE EXCEPTION 'model "%" does not exist', COALESCE(missing, '')
+            USING ERRCODE = 'undefined_object';
+    END IF;
+    RETURN QUERY
+    WITH named AS (
+        SELECT u.n AS name, u.ord FROM unnest(models) WITH ORDINALITY AS u(n, ord)),
+    ms AS (
+        SELECT named.ord, mm.model_id, mm.name, mm.defense, (mm.metrics->>'ndcg_at_10')::float8 AS ndcg
+        FROM named JOIN raid.models mm ON mm.name = named.name AND mm.owner = raid.caller()),
+    latest AS (
+        SELECT DISTINCT ON (a.model_id, a.attribute)
+               a.model_id, a.attribute, a.attacker, a.balanced_accuracy, a.chance, a.leakage
+        FROM raid.audits a
+        WHERE a.model_id IN (SELECT ms.model_id FROM ms) AND a.strongest AND NOT a.shuffled
+        ORDER BY a.model_id, a.attribute, a.audit_id DESC),
+    r AS (
+        SELECT ms.ord, ms.name, ms.defense, ms.ndcg, l.attribute, l.attacker, l.balanced_accuracy,
+               l.chance, l.leakage
+        FROM ms LEFT JOIN latest l ON l.model_id = ms.model_id)
+    SELECT r.name, r.defense, round(r.ndcg::numeric, 4),
+           round((r.ndcg / NULLIF(f.ndcg, 0))::numeric, 3),
+           r.attribute, r.attacker, round(r.balanced_accuracy::numeric, 3),
+           round(r.chance::numeric, 3), round(r.leakage::numeric, 3),
+           round((100.0 * (1.0 - r.leakage / NULLIF(fl.leakage, 0)))::numeric, 1)
+    FROM r
+    CROSS JOIN (SELECT ms.ndcg FROM ms WHERE ms.ord = 1) f
+    LEFT JOIN r fl ON fl.ord = 1 AND fl.attribute = r.attribute
+    ORDER BY r.ord, r.attribute;
+END;
+$$;
+COMMENT ON FUNCTION raid.compare IS 'models side by side: quality relative to the first named, each audited attribute''s strongest attacker, leakage and the share of the first model''s leakage removed';
+
 -- Scheduled audits with pg_cron (which must be installed in this database).
 CREATE FUNCTION raid.schedule_audit(model text, schedule text)
 RETURNS bigint
