@@ -18,6 +18,10 @@ if [ -z "$dir" ] || [ ! -f "$dir/u.data" ] || [ ! -f "$dir/u.user" ] || [ ! -f "
     echo "usage: $0 DIR (a directory with MovieLens 100K's u.data, u.user and u.item)" >&2
     exit 2
 fi
+# root has no role of its own on a stock cluster: connect as postgres unless told
+if [ "$(id -u)" = 0 ] && [ -z "${PGUSER:-}" ]; then
+    export PGUSER=postgres
+fi
 psql -X -q -v ON_ERROR_STOP=1 <<SQL
 BEGIN;
 DROP SCHEMA IF EXISTS movielens CASCADE;

@@ -305,6 +305,11 @@ BEGIN
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = 'Add pg_cron to shared_preload_libraries, set cron.database_name to this database, and run CREATE EXTENSION pg_cron.';
     END IF;
+    IF NOT pg_catalog.has_schema_privilege('cron', 'USAGE') THEN
+        RAISE EXCEPTION 'permission denied for schema cron'
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = format('A superuser can allow it: GRANT USAGE ON SCHEMA cron TO %I;', current_user);
+    END IF;
     IF NOT EXISTS (SELECT 1 FROM raid.models m WHERE m.name = model AND m.owner = raid.caller()) THEN
         RAISE EXCEPTION 'model "%" does not exist', model USING ERRCODE = 'undefined_object';
     END IF;

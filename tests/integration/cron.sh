@@ -37,5 +37,14 @@ q "SELECT users FROM raid.train('cron_plain', 'cron_inter', options => '{\"dim\"
 err=$(psql -X -q -At -c "SELECT raid.schedule_audit('cron_plain', '* * * * *')" 2>&1 || true)
 echo "$err" | grep -q "was trained without attributes" || fail "scheduling a model without attributes: $err"
 pass "a model without attributes cannot be scheduled"
+# a role without USAGE on schema cron gets 42501 and the GRANT to ask for
+q "DROP ROLE IF EXISTS cron_nogrant" >/dev/null
+q "CREATE ROLE cron_nogrant LOGIN" >/dev/null
+err=$(psql -X -q -At -U cron_nogrant -v VERBOSITY=verbose -c "SELECT raid.schedule_audit('cron_model', '* * * * *')" 2>&1 || true)
+echo "$err"
+echo "$err" | grep -q "42501" || fail "no 42501 without USAGE on schema cron"
+echo "$err" | grep -q "GRANT USAGE ON SCHEMA cron TO cron_nogrant" || fail "no hint naming the GRANT"
+pass "without USAGE on schema cron: 42501 with the GRANT in the hint"
+q "DROP ROLE cron_nogrant" >/dev/null
 q "DROP EXTENSION raid CASCADE" >/dev/null
 q "DROP TABLE cron_inter, cron_users" >/dev/null
