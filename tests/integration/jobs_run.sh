@@ -6,7 +6,7 @@
 source "$(dirname "$0")/lib.sh"
 export PGDATABASE=postgres   # raid.database_name of the test cluster
 q "DROP EXTENSION IF EXISTS raid CASCADE" >/dev/null
-q "DROP TABLE IF EXISTS jr_inter, jr_users" >/dev/null
+q "DROP TABLE IF EXISTS jr_inter, jr_users, jr_nulls" >/dev/null
 q "CREATE EXTENSION raid"
 q "SELECT * FROM raid.synthetic('jr_inter', 'jr_users', n_users => 3000, n_items => 1500, interactions_per_user => 60)" >/dev/null
 
@@ -48,14 +48,21 @@ check "item embeddings identical to a synchronous training" "$(q "$(printf "$sam
     "$(q "SELECT count(*) FROM raid.item_embeddings WHERE model_id = (SELECT model_id FROM raid.models WHERE name = 'jr_sync')")"
 
 # 6. failing jobs record the error; the launcher keeps serving
-bad1=$(q "SELECT raid.submit_train('jr_bad', 'jr_inter', user_col => 'no_such_col')")
-bad2=$(q "SELECT raid.submit_train('jr_bad', 'jr_inter', options => '{\"no_such_option\": 1}')")
+# what the synchronous call checks before reading data fails at submit, with its SQLSTATE
+err=$(psql -X -q -At -v VERBOSITY=verbose -c "SELECT raid.submit_train('jr_bad', 'jr_inter', user_col => 'no_such_col')" 2>&1 || true)
+echo "$err" | grep -q "42703" || fail "a missing column is not refused at submit: $err"
+err=$(psql -X -q -At -v VERBOSITY=verbose -c "SELECT raid.submit_train('jr_bad', 'jr_inter', options => '{\"no_such_option\": 1}')" 2>&1 || true)
+echo "$err" | grep -q "22023" || fail "a bad option is not refused at submit: $err"
+pass "a missing column (42703) and a bad option (22023) are refused at submit"
+# what only the data shows fails in the job
+q "CREATE TABLE jr_nulls (user_id int, item_id int)"
+q "INSERT INTO jr_nulls VALUES (NULL, 1), (2, NULL)"
+bad1=$(q "SELECT raid.submit_train('jr_bad', 'jr_nulls')")
 bad3=$(q "SELECT raid.submit_audit('jr_no_such_model')")
-wait_for "(SELECT count(*) = 3 FROM raid.jobs WHERE job_id IN ($bad1, $bad2, $bad3) AND finished_at IS NOT NULL)" 30 ||
+wait_for "(SELECT count(*) = 2 FROM raid.jobs WHERE job_id IN ($bad1, $bad3) AND finished_at IS NOT NULL)" 30 ||
     fail "the failing jobs did not end"
-q "SELECT job_id, status, message FROM raid.jobs WHERE job_id IN ($bad1, $bad2, $bad3) ORDER BY job_id"
-check "a missing column fails with 42703" "$(q "SELECT status || ' ' || split_part(message, ':', 1) FROM raid.jobs WHERE job_id = $bad1")" "failed 42703"
-check "a bad option fails with 22023" "$(q "SELECT status || ' ' || split_part(message, ':', 1) FROM raid.jobs WHERE job_id = $bad2")" "failed 22023"
+q "SELECT job_id, status, message FROM raid.jobs WHERE job_id IN ($bad1, $bad3) ORDER BY job_id"
+check "a table without usable rows fails with 22000" "$(q "SELECT status || ' ' || split_part(message, ':', 1) FROM raid.jobs WHERE job_id = $bad1")" "failed 22000"
 check_true "an audit of a missing model fails with its error" "(SELECT status = 'failed' AND message LIKE '_____: %' FROM raid.jobs WHERE job_id = $bad3)"
 check "no model of a failed job" "$(q "SELECT count(*) FROM raid.models WHERE name = 'jr_bad'")" "0"
 ok=$(q "SELECT raid.submit_train('jr_after', 'jr_inter', options => '{\"dim\": 4, \"epochs\": 1}')")
@@ -86,4 +93,4 @@ echo "$err" | grep -q "raid.database_name" || fail "the hint does not name raid.
 pass "a submit from another database is refused, naming raid.database_name"
 psql -X -q -c "DROP DATABASE it_jobs_other" >/dev/null
 q "DROP EXTENSION raid CASCADE" >/dev/null
-q "DROP TABLE jr_inter, jr_users" >/dev/null
+q "DROP TABLE jr_inter, jr_users, jr_nulls" >/dev/null
