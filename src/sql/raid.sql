@@ -223,6 +223,84 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION raid.audit_embeddings IS 'attacks any table of user embeddings (real[], float8[] or pgvector vector)';
 
+-- The setup, checked: one row per check with what to change when it fails.
+CREATE FUNCTION raid.check_setup(
+    OUT check_name text, OUT ok boolean, OUT message text, OUT fix text)
+RETURNS SETOF record
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    preload text := pg_catalog.current_setting('shared_preload_libraries');
+    jobs_db text;
+    cron_db text := pg_catalog.current_setting('cron.database_name', true);
+    cron_bgw text := pg_catalog.current_setting('cron.use_background_workers', true);
+    has_cron boolean := EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'pg_cron');
+    cron_runs bigint := 0;
+BEGIN
+    PERFORM raid.caller();   -- loads the library, so that raid's settings are defined
+    -- raid.database_name exists only under the preload (a leftover line is a placeholder)
+    jobs_db := CASE WHEN preload ~ '(^|[ ,])raid($|[ ,])'
+                    THEN pg_catalog.current_setting('raid.database_name', true) END;
+    check_name := 'preload';
+    ok := preload ~ '(^|[ ,])raid($|[ ,])';
+    message := CASE WHEN ok THEN 'raid is in shared_preload_libraries: background jobs can run'
+                    ELSE 'raid is not in shared_preload_libraries: raid.submit_train and raid.submit_audit raise 55000' END;
+    fix := CASE WHEN ok THEN NULL ELSE 'shared_preload_libraries = ''raid,pg_cron'' in postgresql.conf, then restart' END;
+    RETURN NEXT;
+
+    check_name := 'jobs_database';
+    ok := jobs_db IS NOT DISTINCT FROM pg_catalog.current_database();
+    message := CASE WHEN jobs_db IS NULL THEN 'raid.database_name is unknown here (raid is not preloaded)'
+                    WHEN ok THEN format('background jobs run in this database (raid.database_name = %L)', jobs_db)
+                    ELSE format('background jobs run in database %L, not in this one', jobs_db) END;
+    fix := CASE WHEN ok THEN NULL
+                ELSE format('raid.database_name = %L in postgresql.conf, then restart', pg_catalog.current_database()) END;
+    RETURN NEXT;
+
+    check_name := 'pg_cron';
+    ok := has_cron AND cron_db IS NOT DISTINCT FROM pg_catalog.current_database();
+    message := CASE WHEN ok THEN 'pg_cron is installed in this database: raid.schedule_audit works here'
+                    WHEN cron_db IS NULL THEN 'pg_cron is not preloaded (optional: scheduled audits need it)'
+                    WHEN cron_db IS DISTINCT FROM pg_catalog.current_database()
+                        THEN format('pg_cron serves database %L, not this one (optional)', cron_db)
+                    ELSE 'pg_cron is preloaded but not installed in this database (optional)' END;
+    fix := CASE WHEN ok THEN NULL
+                WHEN cron_db IS NULL THEN 'add pg_cron to shared_preload_libraries, then restart'
+                WHEN cron_db IS DISTINCT FROM pg_catalog.current_database()
+                    THEN format('cron.database_name = %L in postgresql.conf, then restart', pg_catalog.current_database())
+                ELSE 'CREATE EXTENSION pg_cron; (as a superuser)' END;
+    RETURN NEXT;
+
+    IF has_cron THEN
+        EXECUTE 'SELECT count(*) FROM cron.job_run_details WHERE status = ''succeeded''' INTO cron_runs;
+    END IF;
+    check_name := 'pg_cron_runs_jobs';
+    ok := cron_bgw = 'on' OR cron_runs > 0;
+    message := CASE WHEN cron_bgw = 'on' THEN 'pg_cron runs jobs in background workers: no connection needed'
+                    WHEN cron_runs > 0 THEN 'pg_cron has run jobs successfully here'
+                    WHEN cron_bgw IS NULL THEN 'pg_cron is not preloaded'
+                    ELSE 'pg_cron starts each job over a new connection (cron.host), which a stock pg_hba.conf refuses (scram over TCP): scheduled audits would fail' END;
+    fix := CASE WHEN ok THEN NULL ELSE 'cron.use_background_workers = on in postgresql.conf, then restart' END;
+    RETURN NEXT;
+
+    check_name := 'pgvector';
+    ok := true;
+    message := CASE WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_available_extensions WHERE name = 'vector')
+                    THEN 'pgvector is available: raid.audit_embeddings reads vector columns'
+                    ELSE 'pgvector is not installed (optional: only for vector columns)' END;
+    fix := NULL;
+    RETURN NEXT;
+
+    check_name := 'threads';
+    ok := true;
+    message := format('raid.max_threads = %s (0: all cores)', pg_catalog.current_setting('raid.max_threads', true));
+    fix := NULL;
+    RETURN NEXT;
+END;
+$$;
+COMMENT ON FUNCTION raid.check_setup IS 'checks the server setup raid and its companions need: one row per check, with the fix when it fails';
+
 -- Reading results: one row per model, and models side by side.
 CREATE VIEW raid.model_summary WITH (security_invoker = true) AS
 SELECT m.name AS model, m.defense, m.attribute_col AS attribute, m.users, m.items,
