@@ -84,6 +84,7 @@ raid_cluster_start() {
     local port=${RAID_PGPORT:-$((54000 + RANDOM % 1000))}
     raid_cluster_init "$RAID_PGD" "$port" 'raid,pg_cron' "cron.database_name = 'postgres'
 cron.host = '$RAID_PGD'
+cron.use_background_workers = on
 max_worker_processes = 16
 shared_buffers = 256MB
 maintenance_work_mem = 256MB"

@@ -377,6 +377,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     job bigint;
+    ran boolean;
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_cron') THEN
         RAISE EXCEPTION 'pg_cron is not installed in database "%"', current_database()
@@ -387,6 +388,23 @@ BEGIN
         RAISE EXCEPTION 'permission denied for schema cron'
             USING ERRCODE = 'insufficient_privilege',
                   HINT = format('A superuser can allow it: GRANT USAGE ON SCHEMA cron TO %I;', current_user);
+    END IF;
+    -- pg_cron starts each job over a new connection unless it runs jobs in background
+    -- workers; a stock pg_hba.conf (scram over TCP) refuses that connection, and every
+    -- run would fail.  Unless a job of this role has already succeeded here, refuse.
+    IF pg_catalog.current_setting('cron.use_background_workers', true) IS DISTINCT FROM 'on' THEN
+        BEGIN
+            EXECUTE 'SELECT EXISTS (SELECT 1 FROM cron.job_run_details WHERE status = ''succeeded'' AND username = current_user)'
+                INTO ran;
+        EXCEPTION WHEN insufficient_privilege OR undefined_table OR undefined_column THEN
+            ran := false;
+        END;
+        IF NOT ran THEN
+            RAISE EXCEPTION 'pg_cron would start each audit over a new connection, which nothing shows will be accepted'
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      DETAIL = 'cron.use_background_workers is off and no pg_cron job of this role has succeeded in this database; a stock pg_hba.conf (scram over TCP) refuses such connections, and every run would fail.',
+                      HINT = 'Set cron.use_background_workers = on in postgresql.conf and restart the server (SELECT * FROM raid.check_setup() shows the setup).';
+        END IF;
     END IF;
     IF NOT EXISTS (SELECT 1 FROM raid.models m WHERE m.name = model AND m.owner = raid.caller()) THEN
         RAISE EXCEPTION 'model "%" does not exist', model USING ERRCODE = 'undefined_object';

@@ -41,3 +41,34 @@ check "without raid preloaded, the preload and jobs rows fail" \
     "$(q "SELECT string_agg(check_name, ',' ORDER BY check_name) FROM raid.check_setup() WHERE NOT ok")" "jobs_database,preload"
 check_true "and the preload row names shared_preload_libraries" \
     "(SELECT fix LIKE 'shared_preload_libraries = %' FROM raid.check_setup() WHERE check_name = 'preload')"
+
+# A cluster configured like Debian's default for pg_cron: jobs over TCP to
+# localhost, where pg_hba.conf asks for a scram password, and no background
+# workers for pg_cron.  raid.schedule_audit refuses up front, naming the fix,
+# instead of returning a job whose every run would fail to connect.
+dir2=$(mktemp -d /tmp/raid-pg-scram.XXXXXX)
+trap 'raid_cluster_halt "$dir"; raid_cluster_halt "$dir2"' EXIT
+port2=$((port + 1))
+raid_cluster_init "$dir2" "$port2" '' "$(echo "$block" | grep -v '^cron.use_background_workers')
+listen_addresses = '127.0.0.1'
+cron.host = 'localhost'
+password_encryption = 'scram-sha-256'"
+cat >"$dir2/data/pg_hba.conf" <<HBA
+local all all trust
+host all all 127.0.0.1/32 scram-sha-256
+host all all ::1/128 scram-sha-256
+HBA
+(cd / && runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$dir2/data" -l "$dir2/log" -w reload >/dev/null)
+export PGHOST=$dir2 PGPORT=$port2
+q "ALTER ROLE postgres PASSWORD 'not-known-to-pg_cron'" >/dev/null
+q "CREATE EXTENSION raid"
+q "CREATE EXTENSION pg_cron"
+q "SELECT * FROM raid.synthetic('s_inter', 's_users', n_users => 200, n_items => 80, interactions_per_user => 10)" >/dev/null
+q "SELECT users FROM raid.train('s', 's_inter', attributes => 's_users', attribute_col => 'attribute', options => '{\"dim\": 4, \"epochs\": 1}')" >/dev/null
+check "check_setup flags it" "$(q "SELECT string_agg(check_name, ',') FROM raid.check_setup() WHERE NOT ok")" "pg_cron_runs_jobs"
+err=$(psql -X -q -At -v VERBOSITY=verbose -c "SELECT raid.schedule_audit('s', '0 3 * * *')" 2>&1 || true)
+echo "$err"
+echo "$err" | grep -q "55000" || fail "schedule_audit did not refuse with 55000"
+echo "$err" | grep -q "cron.use_background_workers = on" || fail "the hint does not name cron.use_background_workers"
+check "no pg_cron job was created" "$(q "SELECT count(*) FROM cron.job")" "0"
+pass "schedule_audit refuses where pg_cron cannot connect, naming the fix"
