@@ -1,12 +1,12 @@
 -- defense => 'raid': a small deterministic training, its metrics, its effect, errors.
 \i sql/include/fixtures.sql
 \i sql/include/syn_data.sql
-SET "raid.verbose" = on;
+SET raid.progress_notices = on;
 \set VERBOSITY terse
 SELECT model, users, items, round(ndcg_at_10::numeric, 4) AS ndcg_at_10, round(hr_at_10::numeric, 4) AS hr_at_10
 FROM raid.train('m_raid', 'syn_inter', attributes => 'syn_users', attribute_col => 'attribute', defense => 'raid',
                 options => '{"dim": 8, "epochs": 8, "phase1_epochs": 3, "threads": 1, "seed": 5}');
-RESET "raid.verbose";
+RESET raid.progress_notices;
 \set VERBOSITY default
 
 -- options with the defense's defaults filled in

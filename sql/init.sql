@@ -27,5 +27,6 @@ ORDER BY 1;
 
 -- GUCs
 SHOW raid.max_threads;
+SHOW raid.progress_notices;
 SHOW "raid.verbose";
 SET raid.no_such_setting = 1;

@@ -81,11 +81,16 @@ SELECT users > 0 AS trained FROM raid.train('m_attr', 'syn_inter', attributes =>
 SELECT attributes_table, attribute_col FROM raid.models WHERE name = 'm_attr';
 
 -- progress as NOTICEs
--- VERBOSE is an SQL keyword: the name must be quoted in SET
-SET "raid.verbose" = on;
+SET raid.progress_notices = on;
 \set VERBOSITY terse
 SELECT users FROM raid.train('m_verbose', 'syn_inter', options => '{"dim": 2, "epochs": 2, "threads": 1}');
+RESET raid.progress_notices;
+-- 0.1.0's name still turns them on (VERBOSE is an SQL keyword: quoted in SET)
+SET "raid.verbose" = on;
+SELECT users FROM raid.train('m_verbose', 'syn_inter', options => '{"dim": 2, "epochs": 1, "threads": 1, "replace": true}');
 RESET "raid.verbose";
+-- off: no NOTICE
+SELECT users FROM raid.train('m_verbose', 'syn_inter', options => '{"dim": 2, "epochs": 1, "threads": 1, "replace": true}');
 \set VERBOSITY default
 
 -- a failed training leaves the earlier model intact and writes nothing

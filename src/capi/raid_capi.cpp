@@ -417,6 +417,19 @@ raid_status raid_audit_step(raid_audit* audit, int* done, double* fraction, raid
     });
 }
 
+// Names the next step's first task.
+raid_status raid_audit_next_task(const raid_audit* audit, const char** attacker_name,
+                                 int32_t* fold, raid_error* err) {
+    return Guard(err, [&] {
+        Require(attacker_name, "attacker_name");
+        int32_t attacker = 0;
+        int32_t f = 0;
+        const bool more = CheckedAudit(audit).NextTask(&attacker, &f);
+        *attacker_name = more ? raid::AttackerName(attacker) : nullptr;
+        if (fold != nullptr) *fold = more ? f : 0;
+    });
+}
+
 // Copies one result per attacker: MLP, logistic, kNN, QDA.
 raid_status raid_audit_get_results(const raid_audit* audit, raid_attack_result* out,
                                    int32_t max_results, int32_t* n_results, raid_error* err) {

@@ -292,6 +292,14 @@ raid_status raid_audit_step(raid_audit *audit, int *done, double *fraction,
 							raid_error *err);
 
 /*
+ * Names the first task the next raid_audit_step runs: *attacker_name (a
+ * static string such as "mlp") and *fold (0-based); *attacker_name is NULL
+ * once every task has run.
+ */
+raid_status raid_audit_next_task(const raid_audit *audit, const char **attacker_name,
+								 int32_t *fold, raid_error *err);
+
+/*
  * Copies the results of the finished audit, one per attacker in the mask, in
  * the order MLP, logistic, kNN, QDA: up to RAID_MAX_ATTACKERS (4) results.
  * max_results smaller than the number of attackers in the mask is

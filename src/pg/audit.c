@@ -173,11 +173,23 @@ attack(const AuditData *d, const int32 *labels, RaidAuditOptions *opts, raid_aud
 		raid_report_error(&err, "preparing the audit");
 	while (!done)
 	{
+		const char *attacker = NULL;
+		int32		fold = 0;
+		char		task[64];
+
 		CHECK_FOR_INTERRUPTS();
+		/* name the task that runs next: "auditing: mlp fold 2/5" */
+		if (raid_audit_next_task(*handle, &attacker, &fold, &err) != RAID_OK)
+			raid_report_error(&err, "attacking the embeddings");
+		if (attacker != NULL)
+		{
+			snprintf(task, sizeof(task), "%s: %s fold %d/%d", phase, attacker, fold + 1, opts->core.folds);
+			raid_report_progress(from + (to - from) * fraction, 0, task);
+		}
 		if (raid_audit_step(*handle, &done, &fraction, &err) != RAID_OK)
 			raid_report_error(&err, "attacking the embeddings");
-		raid_report_progress(from + (to - from) * fraction, 0, phase);
 	}
+	raid_report_progress(to, 0, phase);
 	if (raid_audit_get_results(*handle, results, RAID_MAX_ATTACKERS, &n_results, &err) != RAID_OK)
 		raid_report_error(&err, "reading the audit results");
 	if (plan)

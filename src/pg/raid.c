@@ -32,6 +32,7 @@ PG_MODULE_MAGIC;
 
 int			raid_max_threads = 0;
 int			raid_max_memory = 0;	/* MB; set in _PG_init */
+bool		raid_progress_notices = false;
 bool		raid_verbose = false;
 raid_progress_hook_type raid_progress_hook = NULL;
 
@@ -96,8 +97,16 @@ _PG_init(void)
 							PGC_SUSET, GUC_UNIT_MB,
 							NULL, assign_max_memory, NULL);
 	raid_set_interrupt_check(raid_interrupt_check);
-	DefineCustomBoolVariable("raid.verbose",
+	DefineCustomBoolVariable("raid.progress_notices",
 							 "Reports training progress as a NOTICE per epoch.",
+							 NULL,
+							 &raid_progress_notices,
+							 false,
+							 PGC_USERSET, 0,
+							 NULL, NULL, NULL);
+	/* 0.1.0's name, kept for this release: "verbose" must be quoted in SET */
+	DefineCustomBoolVariable("raid.verbose",
+							 "Deprecated name of raid.progress_notices (either turns the notices on).",
 							 NULL,
 							 &raid_verbose,
 							 false,

@@ -27,7 +27,15 @@ extern int	raid_max_memory;		/* MB, 0 = no limit */
  * buffers (the core checks its own).
  */
 extern void raid_check_memory(double bytes, const char *what);
+extern bool raid_progress_notices;
 extern bool raid_verbose;
+
+/* whether per-epoch NOTICEs are on (raid.progress_notices or its old name) */
+static inline bool
+raid_notices_on(void)
+{
+	return raid_progress_notices || raid_verbose;
+}
 
 /*
  * An attribute's classes (classes.c): its distinct values as text in byte

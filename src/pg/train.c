@@ -187,7 +187,7 @@ run_training(raid_trainer *tr, int phase1_epochs, RaidJson *epochs,
 			raid_json_number(epochs, "loss", p.loss, "%.6g");
 			raid_json_number(epochs, "seconds", p.epoch_seconds, "%.4f");
 			raid_json_object_end(epochs);
-			if (raid_verbose)
+			if (raid_notices_on())
 				ereport(NOTICE,
 						(errmsg("epoch %d/%d%s: loss %.4f", p.epoch, p.epochs,
 								phase1_epochs < 0 ? "" : p.epoch <= phase1_epochs ? " (phase I)" : " (phase II)",

@@ -180,7 +180,7 @@ raid_final_step(raid_trainer *tr, const int64 *user_ids, Protected *prot, int n_
 	if (within)
 	{
 		log->step_seconds = raid_elapsed_seconds(start);
-		if (raid_verbose)
+		if (raid_notices_on())
 			ereport(NOTICE,
 					(errmsg("final step: leakage %.3f as trained, within the target and the noise floor; kept none",
 							log->worst[0])));
@@ -216,7 +216,7 @@ raid_final_step(raid_trainer *tr, const int64 *user_ids, Protected *prot, int n_
 	pfree(classes);
 	log->kept = raid_final_step_name[kept];
 	log->step_seconds = raid_elapsed_seconds(start);
-	if (raid_verbose)
+	if (raid_notices_on())
 		ereport(NOTICE,
 				(errmsg("final step: leakage %.3f as trained, %.3f mean%s; kept %s",
 						log->worst[0], log->worst[1],
@@ -373,7 +373,7 @@ raid_adapt_at_checkpoint(raid_trainer *tr, const int64 *user_ids, Protected *pro
 			if (raid_mf_set_defense_eta(tr, a, eta, &err) != RAID_OK)
 				raid_report_error(&err, "adapting the defense");
 		}
-		if (raid_verbose)
+		if (raid_notices_on())
 			ereport(NOTICE,
 					(errmsg("epoch %d: leakage of \"%s\" %.3f (%s), eta %.4g -> %.4g%s", epoch,
 							prot[a].column, l.leakage, raid_attacker_name(l.attacker), prot[a].eta,

@@ -504,6 +504,30 @@ LEFT JOIN raid.job_progress() p ON p.job_id = j.job_id AND j.status = 'running';
 COMMENT ON VIEW raid.jobs IS 'background jobs of the current role (superusers: all), with live progress';
 GRANT SELECT ON raid.jobs TO PUBLIC;
 
+-- Every raid operation running in this database that the caller may see:
+-- synchronous calls (their progress is the "[raid: ...]" prefix of
+-- pg_stat_activity.query; other roles' calls need pg_read_all_stats) and the
+-- caller's running background jobs.
+CREATE VIEW raid.progress WITH (security_invoker = true) AS
+SELECT a.pid, NULL::bigint AS job_id, a.usename::text AS role,
+       m[1] AS phase, m[2]::integer AS epoch, m[3]::integer AS percent,
+       m[4]::double precision AS seconds_left, a.query_start AS started_at, m[5] AS query
+FROM pg_catalog.pg_stat_activity a,
+     LATERAL pg_catalog.regexp_match(a.query,
+         '^\[raid: ([^,\]]*)(?:, epoch ([0-9]+))?(?:, ([0-9]+)%)?(?:, about ([0-9]+) s left)?\] (.*)$') AS m
+WHERE a.datname = pg_catalog.current_database() AND a.query LIKE '[raid: %' AND m IS NOT NULL
+UNION ALL
+SELECT j.worker_pid, j.job_id, j.owner::text, j.phase, j.epoch,
+       pg_catalog.floor(100 * j.progress)::integer,
+       CASE WHEN j.progress >= 0.02 AND j.progress < 1
+            THEN extract(epoch FROM pg_catalog.now() - j.started_at)::double precision
+                 * (1 - j.progress) / j.progress END,
+       j.started_at, 'raid job ' || j.job_id || ': ' || j.kind || ' ' || (j.args->>'model')
+FROM raid.jobs j
+WHERE j.status = 'running' AND j.database = pg_catalog.current_database();
+COMMENT ON VIEW raid.progress IS 'running raid operations in this database: synchronous calls and background jobs, with phase, percentage and time left';
+GRANT SELECT ON raid.progress TO PUBLIC;
+
 CREATE FUNCTION raid.job_check_submit()
 RETURNS void
 AS 'MODULE_PATHNAME', 'raid_job_check_submit'

@@ -29,11 +29,14 @@ deadline=$(( $(date +%s) + 60 ))
 while [ "$(date +%s)" -lt "$deadline" ]; do
     row=$(q "SELECT status || ' ' || progress FROM raid.jobs WHERE job_id = $job")
     echo "$row" >>"$seen"
+    q "SELECT 'view ' || percent || ' ' || phase FROM raid.progress WHERE job_id = $job" >>"$seen"
     case $row in succeeded*|failed*|cancelled*) break ;; esac
     sleep 0.1
 done
 distinct=$(grep '^running ' "$seen" | awk '$2 > 0 && $2 < 1 { print $2 }' | sort -u | wc -l)
 check_true "progress took at least two distinct values while running ($distinct)" "$distinct >= 2"
+grep -qE '^view [0-9]+ training' "$seen" || fail "raid.progress did not show the running job"
+pass "raid.progress showed the job: $(grep -c '^view ' "$seen") samples"
 check "the job succeeded" "$(q "SELECT status FROM raid.jobs WHERE job_id = $job")" "succeeded"
 check "progress is 1 at the end" "$(q "SELECT progress FROM raid.jobs WHERE job_id = $job")" "1"
 check "the result is the summary row" "$(q "SELECT result->>'model' || ':' || (result->>'users') FROM raid.jobs WHERE job_id = $job")" "jr_async:3000"

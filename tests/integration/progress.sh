@@ -19,6 +19,7 @@ pid=$(backend_pid raid_it_progress)
 # sample the other backend's query text until the call ends
 while kill -0 $client 2>/dev/null; do
     q "SELECT query FROM pg_stat_activity WHERE pid = $pid AND query LIKE '[raid: %'" >>"$seen_file" || true
+    q "SELECT 'view ' || phase || '|' || coalesce(percent::text, '-') || '|' || coalesce(seconds_left::text, '-') FROM raid.progress WHERE pid = $pid AND job_id IS NULL" >>"$seen_file" || true
     sleep 0.1
 done
 wait $client || fail "the training failed: $(cat "$out_file")"
@@ -30,7 +31,28 @@ grep -qE '^\[raid: training: phase II, epoch [0-9]+, [0-9]+%, about [0-9]+ s lef
     fail "no phase II progress with the time left and the query was seen"
 grep -qE '^\[raid: (loading|evaluating|storing|auditing the defended embeddings)' "$seen_file" ||
     fail "no stage besides training was seen"
+grep -qE '^view training: phase II\|[0-9]+\|[0-9]+$' "$seen_file" ||
+    fail "raid.progress did not show phase II with a percentage and the time left"
+awk -F'|' '/^view / && $2 != "-" && ($2 < 0 || $2 > 100) { bad = 1 } END { exit bad }' "$seen_file" ||
+    fail "raid.progress showed a percentage outside 0..100"
 pass "progress seen: $(grep -c . "$seen_file") samples, $(sort -u "$seen_file" | wc -l) distinct"
+
+# an audit names the attacker and the fold it is at
+: >"$seen_file"
+psql -X -q -At -c "SET application_name = 'raid_it_progress_audit'" \
+    -c "SELECT count(*) FROM raid.audit('m', options => '{\"null_run\": true}')" >"$out_file" 2>&1 &
+client=$!
+pid=$(backend_pid raid_it_progress_audit)
+[ -n "$pid" ] || fail "the audit did not start"
+while kill -0 $client 2>/dev/null; do
+    q "SELECT phase FROM raid.progress WHERE pid = $pid" >>"$seen_file" || true
+    sleep 0.05
+done
+wait $client || fail "the audit failed: $(cat "$out_file")"
+sort -u "$seen_file" | head -10
+grep -qE '^attacking( shuffled labels)?: (mlp|logistic|knn|qda) fold [1-5]/5$' "$seen_file" ||
+    fail "no audit progress naming the attacker and the fold was seen"
+pass "audit progress names attacker and fold: $(sort -u "$seen_file" | wc -l) distinct phases"
 # afterwards, in the same session, the query text is the plain query again
 after=$(psql -X -q -At -c "SELECT raid.train('m2', 'inter', options => '{\"epochs\": 1}') IS NOT NULL" \
     -c "SELECT query FROM pg_stat_activity WHERE pid = pg_backend_pid()")

@@ -222,7 +222,16 @@ TEST(CApiAudit, FullRunAgreesWithItsFolds) {
 
     int done = 0, steps = 0;
     double fraction = -1.0, last = 0.0;
+    // Each step starts at the task it names: the attackers in order, folds
+    // 0..3 each, two tasks per step.
+    const char* const order[] = {"mlp", "logistic", "knn", "qda"};
     while (!done) {
+        const char* name = nullptr;
+        int32_t fold = -1;
+        ASSERT_EQ(raid_audit_next_task(audit, &name, &fold, &err), RAID_OK) << err.message;
+        ASSERT_NE(name, nullptr);
+        EXPECT_STREQ(name, order[(2 * steps) / 4]);
+        EXPECT_EQ(fold, (2 * steps) % 4);
         ASSERT_EQ(raid_audit_step(audit, &done, &fraction, &err), RAID_OK) << err.message;
         EXPECT_GT(fraction, last);
         last = fraction;
@@ -230,6 +239,13 @@ TEST(CApiAudit, FullRunAgreesWithItsFolds) {
     }
     EXPECT_EQ(steps, 8);  // 16 tasks (4 attackers x 4 folds), 2 per step
     EXPECT_DOUBLE_EQ(fraction, 1.0);
+    {
+        const char* name = "unset";
+        int32_t fold = -1;
+        ASSERT_EQ(raid_audit_next_task(audit, &name, &fold, &err), RAID_OK);
+        EXPECT_EQ(name, nullptr);  // nothing left to run
+        EXPECT_EQ(raid_audit_next_task(audit, nullptr, &fold, &err), RAID_INVALID_ARGUMENT);
+    }
 
     // Room for fewer results than attackers is an error (a glue with room for 2 fails here).
     EXPECT_EQ(raid_audit_get_results(audit, results, 2, &n_results, &err), RAID_INVALID_ARGUMENT);

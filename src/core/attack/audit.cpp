@@ -231,6 +231,14 @@ bool Audit::Step(double* fraction) {
     return done();
 }
 
+// The first task the next Step() runs.
+bool Audit::NextTask(int32_t* attacker, int32_t* fold) const {
+    if (done()) return false;
+    if (attacker != nullptr) *attacker = tasks_[next_].attacker;
+    if (fold != nullptr) *fold = tasks_[next_].fold;
+    return true;
+}
+
 // Runs every remaining task.
 void Audit::Run() {
     while (!Step()) {

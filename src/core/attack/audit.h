@@ -141,6 +141,10 @@ class Audit {
     // Runs Step() to the end.
     void Run();
 
+    // The next step's first task: its attacker and fold (0-based); false
+    // once every task has run.
+    bool NextTask(int32_t* attacker, int32_t* fold) const;
+
     bool done() const { return next_ == tasks_.size(); }
     int threads() const { return threads_; }  // tasks run at once (after the memory cap)
     int64_t n() const { return n_; }
