@@ -219,3 +219,43 @@ TEST(Reference, ValidationFollowsTheDeclaredRanges) {
     EXPECT_STREQ(err.message,
                  "option \"seed\" must be at most 9223372036854775807, got 9223372036854775808");
 }
+
+// raid.synthetic takes its options as SQL arguments, whose DEFAULTs in
+// src/sql/raid.sql must be the SYNTHETIC list's defaults.
+TEST(Reference, SyntheticSqlDefaultsMatchTheOptionList) {
+    const std::string sql = ReadFile(RAID_SOURCE_ROOT "/src/sql/raid.sql");
+    const size_t begin = sql.find("CREATE FUNCTION raid.synthetic(");
+    ASSERT_NE(begin, std::string::npos);
+    const size_t end = sql.find("AS 'MODULE_PATHNAME'", begin);
+    ASSERT_NE(end, std::string::npos);
+    const std::string signature = sql.substr(begin, end - begin);
+
+    int32_t n = 0;
+    const raid_option_info* infos = raid_option_infos(RAID_OPTION_GROUP_SYNTHETIC, &n);
+    std::vector<char> defaults(4096);
+    raid_error err;
+    ASSERT_EQ(raid_options_default(RAID_OPTION_GROUP_SYNTHETIC, defaults.data(), &err), RAID_OK);
+    const char* const kinds[] = {"'mean'", "'covariance'", "'nonlinear'"};
+    int checked = 0;
+    for (int32_t i = 0; i < n; ++i) {
+        const raid_option_info& o = infos[i];
+        if (o.flags & RAID_OPTION_INTERNAL) continue;
+        // "    name   type DEFAULT value," on one line of the signature
+        const size_t at = signature.find("\n    " + std::string(o.name) + " ");
+        ASSERT_NE(at, std::string::npos) << o.name << " is not an argument of raid.synthetic";
+        const size_t line_end = signature.find('\n', at + 1);
+        std::string line = signature.substr(at + 1, line_end - at - 1);
+        const size_t def = line.find(" DEFAULT ");
+        ASSERT_NE(def, std::string::npos) << o.name << " has no DEFAULT";
+        std::string value = line.substr(def + 9);
+        if (!value.empty() && value.back() == ',') value.pop_back();
+        std::string expected = Default(o, defaults.data());
+        if (std::string(o.name) == "signal_kind")
+            expected = kinds[*reinterpret_cast<const int32_t*>(defaults.data() + o.offset)];
+        else if (o.type == RAID_OPTION_DOUBLE)
+            value = Number(std::stod(value));  // 1.0 and 1 are the same default
+        EXPECT_EQ(value, expected) << "raid.synthetic's DEFAULT of " << o.name;
+        ++checked;
+    }
+    EXPECT_EQ(checked, 7);
+}
