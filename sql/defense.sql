@@ -141,6 +141,30 @@ SELECT users FROM raid.train('m_rbf', 'syn_inter', attributes => 'syn_users', at
 SELECT metrics->'defense'->>'strongest_attacker' AS attacker, options->'target_attackers' AS target_attackers,
        metrics->'defense'->'checkpoints'->0->>'attacker' AS gate_attacker
 FROM raid.models WHERE name = 'm_rbf';
+-- the MLP among them runs only where it can change a decision: an audit whose
+-- cheaper attackers are above the bar (the target or the noise floor) skips
+-- it; on a signal-free attribute the gate runs it (and on its shuffles)
+SET client_min_messages = error;	-- the target is missed, by figures of the MLP's
+SELECT users FROM raid.train('m_lazy', 'syn_inter', attributes => 'syn_users', attribute_col => 'attribute',
+    defense => 'raid', options => '{"dim": 8, "epochs": 6, "phase1_epochs": 2, "seed": 5, "threads": 1,
+                                    "target_attackers": ["logistic", "knn", "qda", "mlp"]}');
+RESET client_min_messages;
+SELECT c->>'epoch' AS epoch, c->'attackers' AS attackers,
+       (c->'attackers' ? 'mlp') OR (c->>'above')::float8 > greatest(0.03, (c->>'noise_floor')::float8)
+           AS skipped_only_beyond_bar
+FROM raid.models, jsonb_array_elements(metrics->'defense'->'checkpoints') c
+WHERE name = 'm_lazy' ORDER BY (c->>'epoch')::int LIMIT 1;
+SELECT bool_and((c->'attackers' ? 'mlp') OR (c->>'above')::float8 > greatest(0.03, (c->>'noise_floor')::float8))
+           AS every_skip_beyond_bar,
+       jsonb_typeof(metrics->'defense'->'attackers') AS final_attackers
+FROM raid.models, jsonb_array_elements(metrics->'defense'->'checkpoints') c
+WHERE name = 'm_lazy' GROUP BY metrics;
+SELECT users FROM raid.train('m_lazy_gate', 'syn_inter', attributes => 'noise_users', attribute_col => 'attribute',
+    defense => 'raid', options => '{"dim": 8, "epochs": 4, "phase1_epochs": 2, "seed": 5, "threads": 1,
+                                    "target_attackers": ["logistic", "mlp"]}');
+SELECT metrics->'defense'->'checkpoints'->0->'attackers' AS gate_attackers,
+       metrics->'defense'->'checkpoints'->0->>'next_eta' AS next_eta
+FROM raid.models WHERE name = 'm_lazy_gate';
 SELECT raid_try($$SELECT raid.train('e', 'syn_inter', attributes => 'syn_users', attribute_col => 'attribute', defense => 'raid', options => '{"target_attackers": ["svm"]}')$$);
 SELECT raid_try($$SELECT raid.train('e', 'syn_inter', attributes => 'syn_users', attribute_col => 'attribute', defense => 'raid', options => '{"target_attackers": []}')$$);
 -- several attributes protected together: one pull per attribute, each

@@ -395,6 +395,17 @@ raid_attacker_name(int32 kind)
 	return "unknown";
 }
 
+/* A set of attackers as a JSON array of their names, in the core's order. */
+void
+raid_json_attackers(RaidJson *j, const char *key, int32 set)
+{
+	raid_json_array_begin(j, key);
+	for (int a = 0; a < (int) lengthof(attacker_names); a++)
+		if (set & attacker_names[a].kind)
+			raid_json_string(j, NULL, attacker_names[a].name);
+	raid_json_array_end(j);
+}
+
 void
 raid_parse_train_options(Jsonb *options, bool raid_defense, RaidTrainOptions *out)
 {

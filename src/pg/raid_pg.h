@@ -256,5 +256,6 @@ extern char *raid_audit_options_json(const RaidAuditOptions *opts);
 /* "mlp" / "logistic" / "knn" / "qda" <-> raid_attacker_kind; unknown names raise 22023. */
 extern int32 raid_attacker_from_name(const char *name);
 extern const char *raid_attacker_name(int32 kind);
+extern void raid_json_attackers(RaidJson *j, const char *key, int32 set);
 
 #endif							/* RAID_PG_H */

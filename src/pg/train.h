@@ -78,6 +78,7 @@ typedef struct Leakage
 	double		noise_floor;	/* the same on shuffled labels (final check only), or -1 */
 	double		above;			/* the largest balanced accuracy - chance (signed) */
 	int32		above_attacker; /* whose it is */
+	int32		attackers;		/* the attackers that ran (the MLP only near the bar) */
 } Leakage;
 
 /* One protected attribute: its classes and what the target did with it. */

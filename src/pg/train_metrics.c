@@ -28,6 +28,7 @@ add_leakage(RaidJson *j, const Leakage *l)
 	raid_json_number(j, "deviation", l->deviation, "%.6f");
 	raid_json_string(j, "strongest_attacker", raid_attacker_name(l->attacker));
 	raid_json_number(j, "noise_floor", l->noise_floor, "%.6f");
+	raid_json_attackers(j, "attackers", l->attackers);
 }
 
 /* The final step's leakage per candidate ("none", "mean", "gaussian"). */

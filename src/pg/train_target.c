@@ -362,6 +362,7 @@ raid_adapt_at_checkpoint(raid_trainer *tr, const int64 *user_ids, Protected *pro
 			raid_json_number(c, "above", l.above, "%.6f");
 			raid_json_string(c, "above_attacker", raid_attacker_name(l.above_attacker));
 			raid_json_number(c, "noise_floor", l.noise_floor, "%.6f");
+			raid_json_attackers(c, "attackers", l.attackers);
 			raid_json_number(c, "eta", prot[a].eta, "%.6g");
 			raid_json_number(c, "next_eta", eta, "%.6g");
 			raid_json_object_end(c);
