@@ -37,6 +37,17 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# PGXS names a dependency file by the object's stem alone (.deps/options.Po),
+# which src/pg/options.c and src/core/options.cpp share (and the two audit
+# files), so one of each pair lost its header dependencies and a changed
+# header left it stale.  Name them by path instead.
+%.o : %.c
+	@mkdir -p $(DEPDIR)
+	$(COMPILE.c) -o $@ $< -MMD -MP -MF $(DEPDIR)/$(subst /,_,$*).Po
+%.o : %.cpp
+	@mkdir -p $(DEPDIR)
+	$(COMPILE.cc) -o $@ $< -MMD -MP -MF $(DEPDIR)/$(subst /,_,$*).Po
+
 raid--$(EXTVERSION).sql: src/sql/raid.sql
 	cp $< $@
 

@@ -199,7 +199,7 @@ void raid_dataset_free(raid_dataset* ds) { delete ds; }
 
 // Fills the documented defaults.
 void raid_mf_options_default(raid_mf_options* opts) {
-    if (opts != nullptr) raid::SetOptionDefaults(RAID_OPTION_GROUP_MF, opts);
+    if (opts != nullptr) Guard(nullptr, [&] { raid::SetOptionDefaults(RAID_OPTION_GROUP_MF, opts); });
 }
 
 // Checks every field; the message names the first bad one.
@@ -297,7 +297,7 @@ raid_status raid_topk(const float* user, const float* items, int64_t n_items, in
 
 // Fills the documented defaults.
 void raid_synthetic_options_default(raid_synthetic_options* opts) {
-    if (opts != nullptr) raid::SetOptionDefaults(RAID_OPTION_GROUP_SYNTHETIC, opts);
+    if (opts != nullptr) Guard(nullptr, [&] { raid::SetOptionDefaults(RAID_OPTION_GROUP_SYNTHETIC, opts); });
 }
 
 // Checks every field; the message names the first bad one.
@@ -379,7 +379,7 @@ extern "C" {
 
 // Fills the documented defaults.
 void raid_audit_options_default(raid_audit_options* opts) {
-    if (opts != nullptr) raid::SetOptionDefaults(RAID_OPTION_GROUP_AUDIT, opts);
+    if (opts != nullptr) Guard(nullptr, [&] { raid::SetOptionDefaults(RAID_OPTION_GROUP_AUDIT, opts); });
 }
 
 // Checks every field; the message names the first bad one.
@@ -480,7 +480,7 @@ extern "C" {
 
 // Fills the documented defaults.
 void raid_defense_options_default(raid_defense_options* opts) {
-    if (opts != nullptr) raid::SetOptionDefaults(RAID_OPTION_GROUP_DEFENSE, opts);
+    if (opts != nullptr) Guard(nullptr, [&] { raid::SetOptionDefaults(RAID_OPTION_GROUP_DEFENSE, opts); });
 }
 
 // Checks every field; the message names the first bad one.
