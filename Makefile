@@ -10,7 +10,7 @@ OBJS = $(CORE_SRCS:.cpp=.o) $(GLUE_SRCS:.c=.o)
 DATA_built = raid--$(EXTVERSION).sql
 EXTRA_CLEAN = raid--$(EXTVERSION).sql
 
-REGRESS = init synthetic train recommend audit defense errors jobs
+REGRESS = init synthetic train recommend audit defense baselines errors jobs
 REGRESS_OPTS = --inputdir=. --outputdir=build/regress
 
 EIGEN_INCLUDE ?= /usr/include/eigen3

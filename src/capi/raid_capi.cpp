@@ -33,6 +33,8 @@
 #include "../core/eval/ranking.h"
 #include "../core/options.h"
 #include "../core/ot/null_align.h"
+#include "../core/posthoc/align.h"
+#include "../core/posthoc/dp.h"
 #include "../core/train/mf.h"
 
 struct raid_dataset {
@@ -552,6 +554,45 @@ raid_status raid_null_align(float* rows, int64_t n, int32_t dim, const int32_t* 
         const std::vector<int32_t> classes(user_class, user_class + (n > 0 ? n : 0));
         const raid::NullAlignSummary s = raid::NullAlign(rows, dim, n, dim, classes, n_classes, seed, m);
         *out = s;
+    });
+}
+
+namespace {
+raid::PosthocAlignMode ToPosthocMode(int32_t mode) {
+    if (mode == RAID_POSTHOC_CENTER) return raid::PosthocAlignMode::kCenter;
+    if (mode == RAID_POSTHOC_GAUSSIAN) return raid::PosthocAlignMode::kGaussian;
+    throw raid::InvalidArgument("post-hoc alignment: unknown mode " + std::to_string(mode));
+}
+}  // namespace
+
+// Bytes raid_posthoc_align allocates (0 for an unknown mode).
+double raid_posthoc_align_memory(int64_t n, int32_t dim, int32_t n_classes, int32_t mode) {
+    if (mode != RAID_POSTHOC_CENTER && mode != RAID_POSTHOC_GAUSSIAN) return 0.0;
+    return raid::PosthocAlignMemory(n, dim, n_classes, ToPosthocMode(mode));
+}
+
+// The 'center' and 'gaussian' baselines on user embeddings.
+raid_status raid_posthoc_align(float* rows, int64_t n, int32_t dim, const int32_t* user_class,
+                               int32_t n_classes, int32_t mode, raid_posthoc_summary* out, raid_error* err) {
+    return Guard(err, [&] {
+        Require(out, "summary");
+        if (n > 0) {
+            Require(rows, "rows");
+            Require(user_class, "user classes");
+        }
+        const raid::PosthocAlignMode m = ToPosthocMode(mode);
+        const std::vector<int32_t> classes(user_class, user_class + (n > 0 ? n : 0));
+        *out = raid::PosthocAlign(rows, dim, n, dim, classes, n_classes, m);
+    });
+}
+
+// The 'dp' baseline on user embeddings.
+raid_status raid_dp_noise(float* rows, int64_t n, int32_t dim, double epsilon, double delta, double clip,
+                          uint64_t seed, int32_t threads, raid_posthoc_summary* out, raid_error* err) {
+    return Guard(err, [&] {
+        Require(out, "summary");
+        if (n > 0) Require(rows, "rows");
+        *out = raid::DpNoise(rows, n, dim, epsilon, delta, clip, seed, threads);
     });
 }
 

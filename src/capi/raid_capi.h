@@ -383,6 +383,28 @@ raid_status raid_null_align(float *rows, int64_t n, int32_t dim, const int32_t *
 							raid_null_align_summary *out, raid_error *err);
 
 /*
+ * The post-hoc baselines (core/posthoc): defense => 'center' and 'gaussian'
+ * move each class onto the classes' pooled mean, or by the Gaussian map onto
+ * their Gaussian Wasserstein barycenter (align.h); defense => 'dp' clips each
+ * row to norm clip (<= 0: the median norm) and adds the noise of the
+ * Gaussian mechanism for (epsilon, delta), or of the Laplace mechanism for
+ * epsilon when delta is 0 (dp.h).  rows as for raid_null_align.
+ */
+typedef enum raid_posthoc_mode
+{
+	RAID_POSTHOC_CENTER = 0,
+	RAID_POSTHOC_GAUSSIAN = 1
+} raid_posthoc_mode;
+
+double		raid_posthoc_align_memory(int64_t n, int32_t dim, int32_t n_classes, int32_t mode);
+raid_status raid_posthoc_align(float *rows, int64_t n, int32_t dim, const int32_t *user_class,
+							   int32_t n_classes, int32_t mode, raid_posthoc_summary *out,
+							   raid_error *err);
+raid_status raid_dp_noise(float *rows, int64_t n, int32_t dim, double epsilon, double delta,
+						  double clip, uint64_t seed, int32_t threads, raid_posthoc_summary *out,
+						  raid_error *err);
+
+/*
  * Fills an attribute's defense summary (zeros if the defense is off;
  * RAID_INVALID_ARGUMENT for an attribute index the trainer does not have).
  */

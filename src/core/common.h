@@ -167,7 +167,8 @@ std::string FormatBytes(double bytes);
     X(kTagValidation, 0x76616c6964ULL) \
     X(kTagAttack, 0x61747461636bULL) \
     X(kTagMlpInit, 0x6d6c70696e6974ULL) \
-    X(kTagMlpShuffle, 0x6d6c7073687566ULL)
+    X(kTagMlpShuffle, 0x6d6c7073687566ULL) \
+    X(kTagDpNoise, 0x64706e6f6973ULL)
 // Commented streams:
 //   kTagAttribute: the defense of a second or later protected attribute
 //   kTagSynCluster: synthetic: the nonlinear kind's clusters
@@ -181,6 +182,7 @@ std::string FormatBytes(double bytes);
 //   kTagAttack: audit: seed of one (attacker, fold) task
 //   kTagMlpInit: audit: MLP initial weights
 //   kTagMlpShuffle: audit: MLP minibatch order
+//   kTagDpNoise: defense 'dp': the noise of one user's row
 enum RandomTag : uint64_t {
 #define RAID_TAG_ENUM_(name, value) name = value,
     RAID_RANDOM_TAGS(RAID_TAG_ENUM_)

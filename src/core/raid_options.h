@@ -174,9 +174,26 @@ typedef enum raid_attacker_kind
 	  1, RAID_ATTACKERS_EVERY, 0, \
 	  "the attackers of the internal audits (the gate, the final step and the check). " \
 	  "`\"mlp\"` among them runs last, and only in audits where the others find nothing " \
-	  "above the bar, the only ones where it can change a decision. " \
+	  "above the bar, the only ones where it can change a decision. With it, gender and " \
+	  "age groups protected together on MovieLens 100K end 0.028 from chance instead of " \
+	  "0.036, at 0.927x NDCG@10 instead of 0.893x; on a few hundred users its own noise " \
+	  "(0.06 on 300) exceeds the target. " \
 	  "Adding `\"rbf\"` makes them see what an RBF-kernel SVM sees, at about 0.3 s more " \
 	  "per audit on MovieLens 100K (eight audits per training)")
+
+/* ------------------------------------------------------------------------
+ * raid.train with defense => 'dp': post-training noise (core: posthoc/dp.h)
+ * ------------------------------------------------------------------------ */
+#define RAID_DP_OPTIONS(X) \
+	X(epsilon, DOUBLE, 1.0, 0, 1e6, RAID_OPTION_MIN_EXCLUSIVE, \
+	  "the privacy budget of each user's released embedding") \
+	X(delta, DOUBLE, 1e-5, 0, 0.5, 0, \
+	  "the Gaussian mechanism's delta (the analytic calibration of Balle & Wang, 2018). " \
+	  "0 selects the Laplace mechanism (pure epsilon-DP, rows clipped in L1 norm).") \
+	X(clip, DOUBLE, 0, 0, 1e6, 0, \
+	  "the norm C each row is clipped to before the noise (L2; L1 with `delta` 0); the " \
+	  "sensitivity is 2C. 0 means the median norm of the trained rows, which is not " \
+	  "itself private: give C for a formal guarantee.")
 
 /* ------------------------------------------------------------------------
  * raid.audit and raid.audit_embeddings (core: raid::AuditOptions)
@@ -256,6 +273,7 @@ typedef enum raid_attacker_kind
 	X(TRAIN, train, RAID_TRAIN_OPTIONS) \
 	X(DEFENSE, defense, RAID_DEFENSE_OPTIONS) \
 	X(TARGET, target, RAID_TARGET_OPTIONS) \
+	X(DP, dp, RAID_DP_OPTIONS) \
 	X(AUDIT, audit, RAID_AUDIT_OPTIONS) \
 	X(AUDIT_RUN, audit_run, RAID_AUDIT_RUN_OPTIONS) \
 	X(SYNTHETIC, synthetic, RAID_SYNTHETIC_OPTIONS)

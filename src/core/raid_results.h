@@ -97,6 +97,20 @@ typedef struct raid_null_align_summary
 	double		seconds;
 } raid_null_align_summary;
 
+/* What a post-hoc baseline did (defense => 'center', 'gaussian' or 'dp'). */
+typedef struct raid_posthoc_summary
+{
+	int32_t		classes;		/* alignments: the classes aligned */
+	int64_t		moved_users;
+	double		mean_shift;		/* root mean square move */
+	int32_t		iterations;		/* 'gaussian': the barycenter's fixed-point iterations */
+	double		change;			/* 'gaussian': their last relative change */
+	double		clip;			/* 'dp': the clipping norm C */
+	double		noise_scale;	/* 'dp': sigma (Gaussian) or b (Laplace) */
+	int64_t		clipped_users;	/* 'dp': rows whose norm exceeded C */
+	double		seconds;
+} raid_posthoc_summary;
+
 #ifdef __cplusplus
 }
 #endif

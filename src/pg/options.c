@@ -26,7 +26,7 @@ typedef struct OptionSection
 {
 	raid_option_group group;
 	size_t		offset;
-	bool		raid_only;
+	int			defenses;		/* the RaidDefense bits it applies to; 0 = every call */
 } OptionSection;
 
 /* One option of a section, resolved to its place in the options struct. */
@@ -34,19 +34,20 @@ typedef struct OptionSpec
 {
 	const raid_option_info *info;
 	size_t		offset;
-	bool		raid_only;
+	int			defenses;
 } OptionSpec;
 
 static const OptionSection train_sections[] = {
-	{RAID_OPTION_GROUP_MF, offsetof(RaidTrainOptions, mf), false},
-	{RAID_OPTION_GROUP_TRAIN, offsetof(RaidTrainOptions, train), false},
-	{RAID_OPTION_GROUP_DEFENSE, offsetof(RaidTrainOptions, defense), true},
-	{RAID_OPTION_GROUP_TARGET, offsetof(RaidTrainOptions, leakage), true},
+	{RAID_OPTION_GROUP_MF, offsetof(RaidTrainOptions, mf), 0},
+	{RAID_OPTION_GROUP_TRAIN, offsetof(RaidTrainOptions, train), 0},
+	{RAID_OPTION_GROUP_DEFENSE, offsetof(RaidTrainOptions, defense), RAID_DEFENSE_RAID},
+	{RAID_OPTION_GROUP_TARGET, offsetof(RaidTrainOptions, leakage), RAID_DEFENSE_RAID},
+	{RAID_OPTION_GROUP_DP, offsetof(RaidTrainOptions, dp), RAID_DEFENSE_DP},
 };
 
 static const OptionSection audit_sections[] = {
-	{RAID_OPTION_GROUP_AUDIT, offsetof(RaidAuditOptions, core), false},
-	{RAID_OPTION_GROUP_AUDIT_RUN, offsetof(RaidAuditOptions, run), false},
+	{RAID_OPTION_GROUP_AUDIT, offsetof(RaidAuditOptions, core), 0},
+	{RAID_OPTION_GROUP_AUDIT_RUN, offsetof(RaidAuditOptions, run), 0},
 };
 
 /* The attackers by name, in the core's order (that of the results). */
@@ -59,6 +60,43 @@ static const struct
 	RAID_ATTACKER_LIST(ATTACKER_NAME)
 #undef ATTACKER_NAME
 };
+
+/* The defenses by name, in the order the hints list them. */
+static const struct
+{
+	int			kind;
+	const char *name;
+}			defense_names[] = {
+	{RAID_DEFENSE_NONE, "none"},
+	{RAID_DEFENSE_RAID, "raid"},
+	{RAID_DEFENSE_DP, "dp"},
+	{RAID_DEFENSE_CENTER, "center"},
+	{RAID_DEFENSE_GAUSSIAN, "gaussian"},
+};
+
+int
+raid_defense_from_name(const char *name)
+{
+	for (int i = 0; i < (int) lengthof(defense_names); i++)
+		if (strcmp(name, defense_names[i].name) == 0)
+			return defense_names[i].kind;
+	return 0;
+}
+
+const char *
+raid_defense_name(int defense)
+{
+	for (int i = 0; i < (int) lengthof(defense_names); i++)
+		if (defense & defense_names[i].kind)
+			return defense_names[i].name;
+	return "unknown";
+}
+
+const char *
+raid_defense_names(void)
+{
+	return "none, raid, dp, center, gaussian";
+}
 
 /* The SQL options of some sections, in declaration order (palloc'd; *n their count). */
 static OptionSpec *
@@ -79,7 +117,7 @@ section_specs(const OptionSection *sections, int nsections, int *n)
 			Assert(*n < 128);
 			specs[*n].info = &infos[i];
 			specs[*n].offset = sections[s].offset + infos[i].offset;
-			specs[*n].raid_only = sections[s].raid_only;
+			specs[*n].defenses = sections[s].defenses;
 			(*n)++;
 		}
 	}
@@ -104,14 +142,21 @@ json_type_name(const JsonbValue *v)
 	}
 }
 
+/* Whether an option applies to a call with this defense (a RaidDefense bit; 0 outside raid.train). */
+static bool
+applies(const OptionSpec *spec, int defense)
+{
+	return spec->defenses == 0 || (spec->defenses & defense) != 0;
+}
+
 static char *
-option_names(const OptionSpec *specs, int n, bool raid_group)
+option_names(const OptionSpec *specs, int n, int defense)
 {
 	StringInfoData s;
 
 	initStringInfo(&s);
 	for (int i = 0; i < n; i++)
-		if (!specs[i].raid_only || raid_group)
+		if (applies(&specs[i], defense))
 			appendStringInfo(&s, "%s%s", s.len ? ", " : "", specs[i].info->name);
 	return s.data;
 }
@@ -263,7 +308,7 @@ apply_option(const OptionSpec *spec, const JsonbValue *v, void *target)
  */
 static void
 parse_options(Jsonb *options, const OptionSection *sections, int nsections, void *target,
-			  const char *example, bool raid_group)
+			  const char *example, int defense)
 {
 	JsonbIterator *it;
 	JsonbValue	v;
@@ -305,11 +350,12 @@ parse_options(Jsonb *options, const OptionSection *sections, int nsections, void
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("unknown option \"%s\"", key),
-						 errhint("Valid options are: %s.", option_names(specs, nspecs, raid_group))));
-			if (spec->raid_only && !raid_group)
+						 errhint("Valid options are: %s.", option_names(specs, nspecs, defense))));
+			if (!applies(spec, defense))
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("option \"%s\" applies only to defense 'raid'", key)));
+						 errmsg("option \"%s\" applies only to defense '%s'", key,
+								raid_defense_name(spec->defenses))));
 			apply_option(spec, &v, target);
 		}
 	}
@@ -317,7 +363,7 @@ parse_options(Jsonb *options, const OptionSection *sections, int nsections, void
 
 /* Prints every SQL option of the sections as a JSON object. */
 static char *
-options_json(const OptionSection *sections, int nsections, const void *target, bool raid_group)
+options_json(const OptionSection *sections, int nsections, const void *target, int defense)
 {
 	StringInfoData s;
 	int			nspecs;
@@ -330,7 +376,7 @@ options_json(const OptionSection *sections, int nsections, const void *target, b
 	{
 		const char *field = (const char *) target + specs[i].offset;
 
-		if (specs[i].raid_only && !raid_group)
+		if (!applies(&specs[i], defense))
 			continue;
 		appendStringInfo(&s, "%s\"%s\": ", first ? "" : ", ", specs[i].info->name);
 		first = false;
@@ -407,12 +453,14 @@ raid_json_attackers(RaidJson *j, const char *key, int32 set)
 }
 
 void
-raid_parse_train_options(Jsonb *options, bool raid_defense, RaidTrainOptions *out)
+raid_parse_train_options(Jsonb *options, int defense, RaidTrainOptions *out)
 {
 	raid_error	err;
+	bool		raid_defense = defense == RAID_DEFENSE_RAID;
 
 	parse_options(options, train_sections, lengthof(train_sections), out,
-				  "{\"dim\": 64, \"epochs\": 30}", raid_defense);
+				  "{\"dim\": 64, \"epochs\": 30}", defense);
+	out->defense_kind = defense;
 	out->raid_defense = raid_defense;
 
 	/* the core's own checks, which add cross-field ones to the declared ranges */
@@ -426,7 +474,7 @@ raid_parse_train_options(Jsonb *options, bool raid_defense, RaidTrainOptions *ou
 char *
 raid_train_options_json(const RaidTrainOptions *opts)
 {
-	return options_json(train_sections, lengthof(train_sections), opts, opts->raid_defense);
+	return options_json(train_sections, lengthof(train_sections), opts, opts->defense_kind);
 }
 
 void
@@ -435,7 +483,7 @@ raid_parse_audit_options(Jsonb *options, RaidAuditOptions *out)
 	raid_error	err;
 
 	parse_options(options, audit_sections, lengthof(audit_sections), out,
-				  "{\"folds\": 5, \"attackers\": [\"knn\", \"qda\"]}", false);
+				  "{\"folds\": 5, \"attackers\": [\"knn\", \"qda\"]}", 0);
 
 	raid_error_clear(&err);
 	if (raid_audit_options_validate(&out->core, &err) != RAID_OK)
@@ -445,5 +493,5 @@ raid_parse_audit_options(Jsonb *options, RaidAuditOptions *out)
 char *
 raid_audit_options_json(const RaidAuditOptions *opts)
 {
-	return options_json(audit_sections, lengthof(audit_sections), opts, false);
+	return options_json(audit_sections, lengthof(audit_sections), opts, 0);
 }

@@ -225,20 +225,43 @@ extern double raid_elapsed_seconds(instr_time start);
  * Options (options.c)
  * ------------------------------------------------------------------------ */
 
+/*
+ * raid.train's defenses, as bits (option sections say which they apply to).
+ * 'raid' trains with the pull; the others train undefended and then change
+ * the user embeddings (the post-hoc baselines, core/posthoc).
+ */
+typedef enum RaidDefense
+{
+	RAID_DEFENSE_NONE = 1,
+	RAID_DEFENSE_RAID = 2,
+	RAID_DEFENSE_DP = 4,
+	RAID_DEFENSE_CENTER = 8,
+	RAID_DEFENSE_GAUSSIAN = 16
+} RaidDefense;
+
+/* The RaidDefense of a name; 0 if unknown. */
+extern int	raid_defense_from_name(const char *name);
+/* The name of a RaidDefense bit (the lowest set). */
+extern const char *raid_defense_name(int defense);
+/* The names of every defense, comma-separated, for hints. */
+extern const char *raid_defense_names(void);
+
 typedef struct RaidTrainOptions
 {
 	raid_mf_options mf;			/* RAID_MF_OPTIONS */
 	raid_train_options train;	/* RAID_TRAIN_OPTIONS: replace, holdout */
-	bool		raid_defense;	/* defense => 'raid': the options below apply */
+	int			defense_kind;	/* the RaidDefense */
+	bool		raid_defense;	/* defense => 'raid': the two groups below apply */
 	raid_defense_options defense;	/* RAID_DEFENSE_OPTIONS: the pull */
 	raid_target_options leakage;	/* RAID_TARGET_OPTIONS: target, adapt, ... */
+	raid_dp_options dp;			/* RAID_DP_OPTIONS: defense => 'dp' */
 } RaidTrainOptions;
 
 /*
  * Parses a jsonb options object over the defaults; errors name the key.
- * Defense options are accepted only when raid_defense is set.
+ * A defense's own options are accepted only with that defense.
  */
-extern void raid_parse_train_options(Jsonb *options, bool raid_defense,
+extern void raid_parse_train_options(Jsonb *options, int defense,
 									 RaidTrainOptions *out);
 
 /* The options with every default filled in, as JSON text. */

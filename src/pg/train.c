@@ -38,30 +38,34 @@ check_readable_relation(Oid relid)
 				 errmsg("%s is not a table or view", raid_qualified_relname(relid))));
 }
 
-/* Checks "defense": 'none' and 'raid' are available in this version. */
-static void
+/* Checks "defense" against the defenses of this version. */
+static int
 check_defense(const char *defense)
 {
-	static const char *const later[] = {"dp", "unlearn", "adversarial"};
+	static const char *const later[] = {"unlearn", "adversarial"};
+	int			kind = raid_defense_from_name(defense);
 
-	if (strcmp(defense, "none") == 0 || strcmp(defense, "raid") == 0)
-		return;
+	if (kind != 0)
+		return kind;
 	for (int i = 0; i < (int) lengthof(later); i++)
 		if (strcmp(defense, later[i]) == 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 					 errmsg("defense \"%s\" is not available in this version of raid", defense),
-					 errhint("Use defense => 'none' or 'raid'.")));
+					 errhint("Valid defenses are: %s.", raid_defense_names())));
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("unknown defense \"%s\"", defense),
-			 errhint("Valid defenses are: none, raid, dp, unlearn, adversarial.")));
+			 errhint("Valid defenses are: %s.", raid_defense_names())));
+	return 0;
 }
 
 /* Reads and validates every argument before any work is done. */
 static void
 parse_args(FunctionCallInfo fcinfo, TrainArgs *a)
 {
+	int			kind;
+
 	raid_require_arg(fcinfo, 0, "model");
 	raid_require_arg(fcinfo, 1, "interactions");
 	raid_require_arg(fcinfo, 2, "user_col");
@@ -78,8 +82,8 @@ parse_args(FunctionCallInfo fcinfo, TrainArgs *a)
 
 	raid_check_model_name(a->model);
 
-	check_defense(a->defense);
-	a->raid_defense = strcmp(a->defense, "raid") == 0;
+	kind = check_defense(a->defense);
+	a->raid_defense = kind == RAID_DEFENSE_RAID;
 
 	check_readable_relation(a->interactions);
 	raid_check_integer_column(a->interactions, a->user_col);
@@ -89,10 +93,11 @@ parse_args(FunctionCallInfo fcinfo, TrainArgs *a)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("attributes and attribute_col must be given together")));
-	if (a->raid_defense && !OidIsValid(a->attributes))
+	if ((kind & (RAID_DEFENSE_RAID | RAID_DEFENSE_CENTER | RAID_DEFENSE_GAUSSIAN)) &&
+		!OidIsValid(a->attributes))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("defense 'raid' needs the protected attribute"),
+				 errmsg("defense '%s' needs the protected attribute", a->defense),
 				 errhint("Name it with attributes => 'users', attribute_col => 'gender'.")));
 	if (OidIsValid(a->attributes))
 	{
@@ -108,8 +113,7 @@ parse_args(FunctionCallInfo fcinfo, TrainArgs *a)
 		a->attribute_col = list.data;
 	}
 
-	raid_parse_train_options(PG_ARGISNULL(7) ? NULL : PG_GETARG_JSONB_P(7), a->raid_defense,
-							 &a->opts);
+	raid_parse_train_options(PG_ARGISNULL(7) ? NULL : PG_GETARG_JSONB_P(7), kind, &a->opts);
 	a->opts.mf.threads = raid_effective_threads(a->opts.mf.threads);
 }
 
@@ -293,6 +297,7 @@ raid_train(PG_FUNCTION_ARGS)
 	Protected  *prot = NULL;
 	int			n_prot = 0;
 	TargetLog	target_log = {0};
+	raid_posthoc_summary posthoc = {0};
 	RaidUserSwitch sw;
 	instr_time	start,
 				stage;
@@ -380,6 +385,13 @@ raid_train(PG_FUNCTION_ARGS)
 		t.target = raid_elapsed_seconds(stage);
 	}
 
+	/* the post-hoc baselines */
+	if (a.opts.defense_kind & (RAID_DEFENSE_DP | RAID_DEFENSE_CENTER | RAID_DEFENSE_GAUSSIAN))
+	{
+		raid_report_progress(0.0, 0, "applying the defense");
+		raid_apply_posthoc(&a, h, info.n_users, &posthoc);
+	}
+
 	/* evaluate */
 	raid_report_progress(0.0, 0, "evaluating");
 	INSTR_TIME_SET_CURRENT(stage);
@@ -414,6 +426,8 @@ raid_train(PG_FUNCTION_ARGS)
 	raid_add_metric(&m, "popularity_hr_at_10", pop.hr_at_10, have_eval);
 	if (a.raid_defense)
 		raid_add_defense_metrics(&m, h->trainer, prot, n_prot, &a.opts, &target_log, t.target);
+	else if (a.opts.defense_kind != RAID_DEFENSE_NONE)
+		raid_add_posthoc_metrics(&m, &a, &posthoc);
 	raid_json_jsonb(&m, "epochs", raid_json_finish(&epochs));
 	raid_json_object_end(&m);
 	metrics = raid_json_finish_text(&m);

@@ -129,6 +129,7 @@ const std::vector<Block>& Blocks() {
     static const std::vector<Block> blocks = {
         {"train", {RAID_OPTION_GROUP_MF, RAID_OPTION_GROUP_TRAIN}},
         {"defense", {RAID_OPTION_GROUP_DEFENSE, RAID_OPTION_GROUP_TARGET}},
+        {"dp", {RAID_OPTION_GROUP_DP}},
         {"audit", {RAID_OPTION_GROUP_AUDIT, RAID_OPTION_GROUP_AUDIT_RUN}},
     };
     return blocks;
