@@ -70,6 +70,14 @@ SELECT bool_and(a.embedding = b.embedding) AS reproducible
 FROM raid.user_embeddings a JOIN raid.models ma USING (model_id)
 JOIN raid.user_embeddings b USING (user_id) JOIN raid.models mb ON mb.model_id = b.model_id
 WHERE ma.name = 'b_dp' AND mb.name = 'b_dp2';
+-- unlearn: the classes' MMD goes down (their means come closer), the users move
+SELECT model FROM raid.train('b_unlearn', 'syn_inter', attributes => 'syn_users', attribute_col => 'attribute',
+    defense => 'unlearn', options => '{"dim": 8, "epochs": 6, "threads": 1, "seed": 5, "unlearn_steps": 100,
+                                    "unlearn_weight": 0.1}');
+SELECT u.gap < 0.5 * n.gap AS means_closer, d->'steps' AS steps, (d->>'mean_shift')::float8 > 0 AS moved,
+       options->'unlearn_weight' AS weight, options ? 'epsilon' AS dp_options_stored
+FROM mean_gap u, mean_gap n, raid.models, LATERAL (SELECT metrics->'defense' AS d) x
+WHERE u.name = 'b_unlearn' AND n.name = 'b_none' AND raid.models.name = 'b_unlearn';
 -- audits and recommendations work on every baseline
 SELECT count(*) AS audit_rows FROM raid.audit('b_gaussian', options => '{"attackers": ["logistic", "knn"]}');
 SELECT count(*) AS recommended FROM raid.recommend('b_dp', 1, 5);
@@ -83,6 +91,9 @@ SELECT raid_try($$SELECT raid.train('e', 'syn_inter', defense => 'dp', options =
 SELECT raid_try($$SELECT raid.train('e', 'syn_inter', defense => 'dp', options => '{"delta": 0.7}')$$);
 SELECT raid_try($$SELECT raid.train('e', 'syn_inter', defense => 'dp', options => '{"clip": -1}')$$);
 SELECT raid_try($$SELECT raid.train('e', 'syn_inter', defense => 'unlearn')$$);
+SELECT raid_try($$SELECT raid.train('e', 'syn_inter', defense => 'unlearn', attributes => 'syn_users', attribute_col => 'attribute', options => '{"unlearn_lr": 0}')$$);
+SELECT raid_try($$SELECT raid.train('e', 'syn_inter', defense => 'dp', options => '{"unlearn_steps": 3}')$$);
+SELECT raid_try($$SELECT raid.train('e', 'syn_inter', defense => 'adversarial')$$);
 SELECT raid_try($$SELECT raid.train('e', 'syn_inter', defense => 'noise')$$);
 SELECT raid_try($$SELECT raid.check_train_args('e', 'syn_inter', defense => 'dp', options => '{"eta": 1}')$$);
 SELECT raid_try($$SELECT raid.check_train_args('e', 'syn_inter', defense => 'gaussian')$$);

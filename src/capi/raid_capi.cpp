@@ -35,6 +35,7 @@
 #include "../core/ot/null_align.h"
 #include "../core/posthoc/align.h"
 #include "../core/posthoc/dp.h"
+#include "../core/posthoc/unlearn.h"
 #include "../core/train/mf.h"
 
 struct raid_dataset {
@@ -583,6 +584,29 @@ raid_status raid_posthoc_align(float* rows, int64_t n, int32_t dim, const int32_
         const raid::PosthocAlignMode m = ToPosthocMode(mode);
         const std::vector<int32_t> classes(user_class, user_class + (n > 0 ? n : 0));
         *out = raid::PosthocAlign(rows, dim, n, dim, classes, n_classes, m);
+    });
+}
+
+// The 'unlearn' baseline on user embeddings.
+raid_status raid_unlearn(float* rows, int64_t n, int32_t dim, const float* items, int64_t n_items,
+                         const int32_t* user_class, int32_t n_classes, const raid_unlearn_options* opts,
+                         uint64_t seed, raid_posthoc_summary* out, raid_error* err) {
+    return Guard(err, [&] {
+        Require(out, "summary");
+        Require(opts, "options");
+        Require(items, "items");
+        if (n > 0) {
+            Require(rows, "rows");
+            Require(user_class, "user classes");
+        }
+        raid::UnlearnOptions o;
+        o.steps = opts->unlearn_steps;
+        o.lr = opts->unlearn_lr;
+        o.weight = opts->unlearn_weight;
+        o.batch = opts->unlearn_batch;
+        o.seed = seed;
+        const std::vector<int32_t> classes(user_class, user_class + (n > 0 ? n : 0));
+        *out = raid::Unlearn(rows, n, dim, items, n_items, classes, n_classes, o);
     });
 }
 

@@ -400,6 +400,15 @@ double		raid_posthoc_align_memory(int64_t n, int32_t dim, int32_t n_classes, int
 raid_status raid_posthoc_align(float *rows, int64_t n, int32_t dim, const int32_t *user_class,
 							   int32_t n_classes, int32_t mode, raid_posthoc_summary *out,
 							   raid_error *err);
+/*
+ * defense => 'unlearn' (core/posthoc/unlearn.h): optimises the rows against
+ * the fixed n_items x dim items to make the classes indistinguishable (MMD)
+ * while keeping each user's scores; options as raid_unlearn_options.
+ */
+raid_status raid_unlearn(float *rows, int64_t n, int32_t dim, const float *items, int64_t n_items,
+						 const int32_t *user_class, int32_t n_classes,
+						 const raid_unlearn_options *opts, uint64_t seed,
+						 raid_posthoc_summary *out, raid_error *err);
 raid_status raid_dp_noise(float *rows, int64_t n, int32_t dim, double epsilon, double delta,
 						  double clip, uint64_t seed, int32_t threads, raid_posthoc_summary *out,
 						  raid_error *err);

@@ -196,6 +196,21 @@ typedef enum raid_attacker_kind
 	  "itself private: give C for a formal guarantee.")
 
 /* ------------------------------------------------------------------------
+ * raid.train with defense => 'unlearn': post-training attribute unlearning
+ * (core: posthoc/unlearn.h)
+ * ------------------------------------------------------------------------ */
+#define RAID_UNLEARN_OPTIONS(X) \
+	X(unlearn_weight, DOUBLE, 1.0, 0, 1e6, 0, \
+	  "the weight of keeping each user's scores (over every item) against making the " \
+	  "classes indistinguishable (the MMD between them); smaller removes more leakage " \
+	  "and moves users further") \
+	X(unlearn_steps, INT32, 200, 1, 1000000, 0, "optimisation steps") \
+	X(unlearn_lr, DOUBLE, 0.05, 0, 10, RAID_OPTION_MIN_EXCLUSIVE, \
+	  "step size, in units of the kernel's bandwidth (the median distance between " \
+	  "users); capped where the score term alone would oscillate") \
+	X(unlearn_batch, INT32, 256, 2, 1000000, 0, "users drawn per class and step")
+
+/* ------------------------------------------------------------------------
  * raid.audit and raid.audit_embeddings (core: raid::AuditOptions)
  * ------------------------------------------------------------------------ */
 #define RAID_AUDIT_OPTIONS(X) \
@@ -274,6 +289,7 @@ typedef enum raid_attacker_kind
 	X(DEFENSE, defense, RAID_DEFENSE_OPTIONS) \
 	X(TARGET, target, RAID_TARGET_OPTIONS) \
 	X(DP, dp, RAID_DP_OPTIONS) \
+	X(UNLEARN, unlearn, RAID_UNLEARN_OPTIONS) \
 	X(AUDIT, audit, RAID_AUDIT_OPTIONS) \
 	X(AUDIT_RUN, audit_run, RAID_AUDIT_RUN_OPTIONS) \
 	X(SYNTHETIC, synthetic, RAID_SYNTHETIC_OPTIONS)

@@ -43,6 +43,7 @@ static const OptionSection train_sections[] = {
 	{RAID_OPTION_GROUP_DEFENSE, offsetof(RaidTrainOptions, defense), RAID_DEFENSE_RAID},
 	{RAID_OPTION_GROUP_TARGET, offsetof(RaidTrainOptions, leakage), RAID_DEFENSE_RAID},
 	{RAID_OPTION_GROUP_DP, offsetof(RaidTrainOptions, dp), RAID_DEFENSE_DP},
+	{RAID_OPTION_GROUP_UNLEARN, offsetof(RaidTrainOptions, unlearn), RAID_DEFENSE_UNLEARN},
 };
 
 static const OptionSection audit_sections[] = {
@@ -72,6 +73,7 @@ static const struct
 	{RAID_DEFENSE_DP, "dp"},
 	{RAID_DEFENSE_CENTER, "center"},
 	{RAID_DEFENSE_GAUSSIAN, "gaussian"},
+	{RAID_DEFENSE_UNLEARN, "unlearn"},
 };
 
 int
@@ -95,7 +97,7 @@ raid_defense_name(int defense)
 const char *
 raid_defense_names(void)
 {
-	return "none, raid, dp, center, gaussian";
+	return "none, raid, dp, center, gaussian, unlearn";
 }
 
 /* The SQL options of some sections, in declaration order (palloc'd; *n their count). */

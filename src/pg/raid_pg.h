@@ -236,7 +236,8 @@ typedef enum RaidDefense
 	RAID_DEFENSE_RAID = 2,
 	RAID_DEFENSE_DP = 4,
 	RAID_DEFENSE_CENTER = 8,
-	RAID_DEFENSE_GAUSSIAN = 16
+	RAID_DEFENSE_GAUSSIAN = 16,
+	RAID_DEFENSE_UNLEARN = 32
 } RaidDefense;
 
 /* The RaidDefense of a name; 0 if unknown. */
@@ -255,6 +256,7 @@ typedef struct RaidTrainOptions
 	raid_defense_options defense;	/* RAID_DEFENSE_OPTIONS: the pull */
 	raid_target_options leakage;	/* RAID_TARGET_OPTIONS: target, adapt, ... */
 	raid_dp_options dp;			/* RAID_DP_OPTIONS: defense => 'dp' */
+	raid_unlearn_options unlearn;	/* RAID_UNLEARN_OPTIONS: defense => 'unlearn' */
 } RaidTrainOptions;
 
 /*

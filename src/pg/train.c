@@ -42,7 +42,7 @@ check_readable_relation(Oid relid)
 static int
 check_defense(const char *defense)
 {
-	static const char *const later[] = {"unlearn", "adversarial"};
+	static const char *const later[] = {"adversarial"};
 	int			kind = raid_defense_from_name(defense);
 
 	if (kind != 0)
@@ -93,7 +93,7 @@ parse_args(FunctionCallInfo fcinfo, TrainArgs *a)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("attributes and attribute_col must be given together")));
-	if ((kind & (RAID_DEFENSE_RAID | RAID_DEFENSE_CENTER | RAID_DEFENSE_GAUSSIAN)) &&
+	if ((kind & (RAID_DEFENSE_RAID | RAID_DEFENSE_CENTER | RAID_DEFENSE_GAUSSIAN | RAID_DEFENSE_UNLEARN)) &&
 		!OidIsValid(a->attributes))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -386,7 +386,8 @@ raid_train(PG_FUNCTION_ARGS)
 	}
 
 	/* the post-hoc baselines */
-	if (a.opts.defense_kind & (RAID_DEFENSE_DP | RAID_DEFENSE_CENTER | RAID_DEFENSE_GAUSSIAN))
+	if (a.opts.defense_kind & (RAID_DEFENSE_DP | RAID_DEFENSE_CENTER | RAID_DEFENSE_GAUSSIAN |
+							   RAID_DEFENSE_UNLEARN))
 	{
 		raid_report_progress(0.0, 0, "applying the defense");
 		raid_apply_posthoc(&a, h, info.n_users, &posthoc);

@@ -157,7 +157,7 @@ extern int raid_worst_attribute(const RaidTrainOptions *o, const Protected *prot
  * moves onto a union of independent draws of random groups, itself distributed
  * as a random group of the class's size.  Returns the number of classes.
  */
-/* train_posthoc.c: defense => 'dp', 'center', 'gaussian' */
+/* train_posthoc.c: defense => 'dp', 'center', 'gaussian', 'unlearn' */
 extern void raid_apply_posthoc(const TrainArgs *a, RaidCoreHandles *h, int64 n_users,
 							   raid_posthoc_summary *summary);
 extern void raid_add_posthoc_metrics(RaidJson *j, const TrainArgs *a, const raid_posthoc_summary *s);

@@ -1,6 +1,6 @@
 /*
  * train_posthoc.c: the post-hoc baselines of raid.train (defense => 'dp',
- * 'center', 'gaussian'): the model trains undefended, then its user
+ * 'center', 'gaussian', 'unlearn'): the model trains undefended, then its user
  * embeddings are changed once, on a copy that replaces them only when the
  * step succeeded (core/posthoc).
  */
@@ -40,8 +40,26 @@ raid_add_posthoc_metrics(RaidJson *j, const TrainArgs *a, const raid_posthoc_sum
 			raid_json_int(j, "barycenter_iterations", s->iterations);
 			raid_json_number(j, "barycenter_change", s->change, "%.3g");
 		}
+		if (o->defense_kind == RAID_DEFENSE_UNLEARN)
+		{
+			raid_json_int(j, "steps", s->iterations);
+			raid_json_number(j, "last_loss", s->change, "%.6g");
+		}
 	}
 	raid_json_object_end(j);
+}
+
+/* The trained items. */
+static int64
+info_items(RaidCoreHandles *h)
+{
+	raid_dataset_info info;
+	raid_error	err;
+
+	raid_error_clear(&err);
+	if (raid_dataset_get_info(h->dataset, &info, &err) != RAID_OK)
+		raid_report_error(&err, "reading the dataset");
+	return info.n_items;
 }
 
 /*
@@ -70,6 +88,7 @@ raid_apply_posthoc(const TrainArgs *a, RaidCoreHandles *h, int64 n_users, raid_p
 	}
 	else
 	{
+		const bool unlearn = a->opts.defense_kind == RAID_DEFENSE_UNLEARN;
 		const int32 mode = a->opts.defense_kind == RAID_DEFENSE_CENTER ? RAID_POSTHOC_CENTER :
 			RAID_POSTHOC_GAUSSIAN;
 		Protected  *prot = palloc0(sizeof(Protected) * a->n_attributes);
@@ -84,12 +103,18 @@ raid_apply_posthoc(const TrainArgs *a, RaidCoreHandles *h, int64 n_users, raid_p
 		raid_check_memory(bytes + 4.0 * n_users, "aligning the user embeddings");
 		classes = palloc_extended(sizeof(int32) * Max(n_users, 1), MCXT_ALLOC_HUGE);
 		n_classes = raid_step_classes(prot, a->n_attributes, n_users, classes);
-		raid_check_memory(bytes + raid_posthoc_align_memory(n_users, dim, n_classes, mode),
-						  "aligning the user embeddings");
+		/* unlearn: the start and the draws' buffers (unlearn.h) */
+		raid_check_memory(bytes + (unlearn ? bytes + 24.0 * n_classes * a->opts.unlearn.unlearn_batch *
+								   ((double) n_classes * a->opts.unlearn.unlearn_batch + dim) :
+								   raid_posthoc_align_memory(n_users, dim, n_classes, mode)),
+						  "changing the user embeddings");
 		rows = palloc_extended(Max(bytes, 1), MCXT_ALLOC_HUGE);
 		memcpy(rows, raid_mf_user_embeddings(h->trainer), bytes);
-		if (raid_posthoc_align(rows, n_users, dim, classes, n_classes, mode, summary, &err) != RAID_OK)
-			raid_report_error(&err, "aligning the user embeddings");
+		if ((unlearn ?
+			 raid_unlearn(rows, n_users, dim, raid_mf_item_embeddings(h->trainer), info_items(h),
+						  classes, n_classes, &a->opts.unlearn, a->opts.mf.seed, summary, &err) :
+			 raid_posthoc_align(rows, n_users, dim, classes, n_classes, mode, summary, &err)) != RAID_OK)
+			raid_report_error(&err, unlearn ? "unlearning the attribute" : "aligning the user embeddings");
 		pfree(classes);
 	}
 	CHECK_FOR_INTERRUPTS();

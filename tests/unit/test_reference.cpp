@@ -130,6 +130,7 @@ const std::vector<Block>& Blocks() {
         {"train", {RAID_OPTION_GROUP_MF, RAID_OPTION_GROUP_TRAIN}},
         {"defense", {RAID_OPTION_GROUP_DEFENSE, RAID_OPTION_GROUP_TARGET}},
         {"dp", {RAID_OPTION_GROUP_DP}},
+        {"unlearn", {RAID_OPTION_GROUP_UNLEARN}},
         {"audit", {RAID_OPTION_GROUP_AUDIT, RAID_OPTION_GROUP_AUDIT_RUN}},
     };
     return blocks;
