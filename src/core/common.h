@@ -169,7 +169,8 @@ std::string FormatBytes(double bytes);
     X(kTagMlpInit, 0x6d6c70696e6974ULL) \
     X(kTagMlpShuffle, 0x6d6c7073687566ULL) \
     X(kTagDpNoise, 0x64706e6f6973ULL) \
-    X(kTagUnlearn, 0x756e6c726eULL)
+    X(kTagUnlearn, 0x756e6c726eULL) \
+    X(kTagAdversary, 0x616476ULL)
 // Commented streams:
 //   kTagAttribute: the defense of a second or later protected attribute
 //   kTagSynCluster: synthetic: the nonlinear kind's clusters
@@ -185,6 +186,7 @@ std::string FormatBytes(double bytes);
 //   kTagMlpShuffle: audit: MLP minibatch order
 //   kTagDpNoise: defense 'dp': the noise of one user's row
 //   kTagUnlearn: defense 'unlearn': the bandwidth's sample and each step's draw
+//   kTagAdversary: defense 'adversarial': the adversary's weights and epoch orders
 enum RandomTag : uint64_t {
 #define RAID_TAG_ENUM_(name, value) name = value,
     RAID_RANDOM_TAGS(RAID_TAG_ENUM_)
