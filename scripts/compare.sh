@@ -10,9 +10,9 @@
 # Usage: PG* set to a database where raid is installed:
 #   scripts/compare.sh --interactions TABLE --attributes TABLE --attribute COL
 #       [--seeds 1,2,3] [--table raid_compare] [--plot PATH] [--title TEXT]
-#       [--options JSON] [--defenses none,raid,center,gaussian,unlearn,dp]
+#       [--options JSON] [--defenses none,raid,center,gaussian,unlearn,adversarial,dp]
 #       [--raid-eta 0.0625,0.125,0.25,0.5,1,2] [--dp-epsilon 1,10,100,1000,10000]
-#       [--unlearn-weight 0.1,0.3,1,3,10]
+#       [--unlearn-weight 0.1,0.3,1,3,10] [--adv-weight 0.01,0.03,0.1]
 #       [--sklearn]
 # The table (created if missing) gets this call's rows for the attribute
 # replaced; models are named cmp_<defense>_<index>_<seed> and dropped after
@@ -21,8 +21,8 @@ set -euo pipefail
 source "$(dirname "$0")/common.sh"
 
 INTER="" USERS="" ATTR="" SEEDS=1,2,3 TABLE=raid_compare PLOT="" TITLE="" OPTS='{}'
-DEFENSES=none,raid,center,gaussian,unlearn,dp RAID_ETA=0.0625,0.125,0.25,0.5,1,2
-DP_EPS=1,10,100,1000,10000 UNLEARN_W=0.1,0.3,1,3,10 SKLEARN=0
+DEFENSES=none,raid,center,gaussian,unlearn,adversarial,dp RAID_ETA=0.0625,0.125,0.25,0.5,1,2
+DP_EPS=1,10,100,1000,10000 UNLEARN_W=0.1,0.3,1,3,10 ADV_W=0.01,0.03,0.1 SKLEARN=0
 while [ $# -gt 0 ]; do
     case $1 in
         --interactions) INTER=$2; shift 2 ;;
@@ -37,6 +37,7 @@ while [ $# -gt 0 ]; do
         --raid-eta) RAID_ETA=$2; shift 2 ;;
         --dp-epsilon) DP_EPS=$2; shift 2 ;;
         --unlearn-weight) UNLEARN_W=$2; shift 2 ;;
+        --adv-weight) ADV_W=$2; shift 2 ;;
         --sklearn) SKLEARN=1; shift ;;
         *) echo "unknown argument $1" >&2; exit 2 ;;
     esac
@@ -108,6 +109,7 @@ for defense in ${DEFENSES//,/ }; do
         raid) i=0; for v in ${RAID_ETA//,/ }; do point raid eta "$v" $((i++)); done ;;
         dp) i=0; for v in ${DP_EPS//,/ }; do point dp epsilon "$v" $((i++)); done ;;
         unlearn) i=0; for v in ${UNLEARN_W//,/ }; do point unlearn unlearn_weight "$v" $((i++)); done ;;
+        adversarial) i=0; for v in ${ADV_W//,/ }; do point adversarial adv_weight "$v" $((i++)); done ;;
         none | center | gaussian) point "$defense" "" NULL 0 ;;
         *) echo "unknown defense $defense" >&2; exit 2 ;;
     esac
@@ -123,7 +125,7 @@ SUMMARY="SELECT defense, coalesce(knob || ' ' || value, '-') AS point,
        round(avg(abs(rbf_bacc - chance))::numeric, 3) AS rbf,
        round(avg(leakage)::numeric, 3) AS strongest, round(avg(train_seconds)::numeric, 2) AS seconds
 FROM $TABLE WHERE attribute = $(lit "$ATTR")
-GROUP BY defense, knob, value ORDER BY array_position(ARRAY['none','raid','center','gaussian','unlearn','dp'], defense), value"
+GROUP BY defense, knob, value ORDER BY array_position(ARRAY['none','raid','center','gaussian','unlearn','adversarial','dp'], defense), value"
 echo "| defense | point | NDCG@10 | x none | HR@10 | logistic | mlp | knn | qda | rbf | strongest (mean of per-seed maxima) | train seconds |"
 echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
 q -F ' | ' -c "$SUMMARY" | sed 's/^/| /; s/$/ |/'

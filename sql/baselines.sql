@@ -78,6 +78,16 @@ SELECT u.gap < 0.5 * n.gap AS means_closer, d->'steps' AS steps, (d->>'mean_shif
        options->'unlearn_weight' AS weight, options ? 'epsilon' AS dp_options_stored
 FROM mean_gap u, mean_gap n, raid.models, LATERAL (SELECT metrics->'defense' AS d) x
 WHERE u.name = 'b_unlearn' AND n.name = 'b_none' AND raid.models.name = 'b_unlearn';
+-- adversarial: in training, an adversary MLP and its reversed gradient
+SELECT model FROM raid.train('b_adv', 'syn_inter', attributes => 'syn_users', attribute_col => 'attribute',
+    defense => 'adversarial', options => '{"dim": 8, "epochs": 6, "threads": 1, "seed": 5}');
+SELECT d->>'kind' AS kind, d->'classes' AS classes, options->'adv_weight' AS weight,
+       options ? 'unlearn_weight' AS unlearn_options_stored, (metrics->>'train_seconds')::float8 > 0 AS timed
+FROM raid.models, LATERAL (SELECT metrics->'defense' AS d) x WHERE name = 'b_adv';
+-- logistic regression reads the attribute less well than from the undefended model
+SELECT (SELECT balanced_accuracy FROM raid.audit('b_adv', options => '{"attackers": ["logistic"]}'))
+     < (SELECT balanced_accuracy FROM raid.audit('b_none', options => '{"attackers": ["logistic"]}'))
+       AS less_leaky;
 -- audits and recommendations work on every baseline
 SELECT count(*) AS audit_rows FROM raid.audit('b_gaussian', options => '{"attackers": ["logistic", "knn"]}');
 SELECT count(*) AS recommended FROM raid.recommend('b_dp', 1, 5);
@@ -94,6 +104,8 @@ SELECT raid_try($$SELECT raid.train('e', 'syn_inter', defense => 'unlearn')$$);
 SELECT raid_try($$SELECT raid.train('e', 'syn_inter', defense => 'unlearn', attributes => 'syn_users', attribute_col => 'attribute', options => '{"unlearn_lr": 0}')$$);
 SELECT raid_try($$SELECT raid.train('e', 'syn_inter', defense => 'dp', options => '{"unlearn_steps": 3}')$$);
 SELECT raid_try($$SELECT raid.train('e', 'syn_inter', defense => 'adversarial')$$);
+SELECT raid_try($$SELECT raid.train('e', 'syn_inter', defense => 'adversarial', attributes => 'syn_users', attribute_col => 'attribute', options => '{"adv_weight": -1}')$$);
+SELECT raid_try($$SELECT raid.train('e', 'syn_inter', defense => 'raid', attributes => 'syn_users', attribute_col => 'attribute', options => '{"adv_epochs": 2}')$$);
 SELECT raid_try($$SELECT raid.train('e', 'syn_inter', defense => 'noise')$$);
 SELECT raid_try($$SELECT raid.check_train_args('e', 'syn_inter', defense => 'dp', options => '{"eta": 1}')$$);
 SELECT raid_try($$SELECT raid.check_train_args('e', 'syn_inter', defense => 'gaussian')$$);

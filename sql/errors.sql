@@ -32,7 +32,7 @@ SELECT raid_try($$SELECT raid.train('e', NULL)$$);
 SELECT raid_try($$SELECT raid.train('', 'syn_inter')$$);
 SELECT raid_try($$SELECT raid.train('e', 'syn_inter', defense => NULL)$$);
 -- defenses
-SELECT raid_try($$SELECT raid.train('e', 'syn_inter', defense => 'adversarial')$$);
+SELECT raid_try($$SELECT raid.train('e', 'syn_inter', defense => 'adversarial')$$);  -- needs the attribute
 SELECT raid_try($$SELECT raid.train('e', 'syn_inter', defense => 'magic')$$);
 -- options: unknown key, wrong type, out of range
 SELECT raid_try($$SELECT raid.train('e', 'syn_inter', options => '{"dims": 8}')$$);

@@ -620,6 +620,23 @@ raid_status raid_dp_noise(float* rows, int64_t n, int32_t dim, double epsilon, d
     });
 }
 
+// Turns on the adversarial baseline.
+raid_status raid_mf_set_adversary(raid_trainer* tr, const int32_t* user_class, int32_t n_classes,
+                                  const raid_adversarial_options* opts, raid_error* err) {
+    return Guard(err, [&] {
+        Require(tr, "trainer");
+        Require(tr->impl.get(), "trainer");
+        Require(opts, "options");
+        Require(user_class, "user classes");
+        raid::AdversaryOptions o;
+        o.hidden = opts->adv_hidden;
+        o.lr = opts->adv_lr;
+        o.seed = tr->impl->options().seed;
+        const std::vector<int32_t> classes(user_class, user_class + tr->impl->n_users());
+        tr->impl->SetAdversary(classes, n_classes, o, opts->adv_weight, opts->adv_epochs, opts->adv_start);
+    });
+}
+
 // Fills the defense summary (zeros if the defense is off).
 raid_status raid_mf_get_defense_summary(const raid_trainer* tr, int32_t attribute,
                                         raid_defense_summary* out, raid_error* err) {

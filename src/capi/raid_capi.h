@@ -353,6 +353,15 @@ raid_status raid_mf_set_defense(raid_trainer *tr, const int32_t *user_class,
  * RAID_INVALID_ARGUMENT without that attribute or for eta outside [0, 1e6]
  * (0 pauses the pull).
  */
+/*
+ * Turns on defense => 'adversarial' (core/train/adversary.h) before the first
+ * raid_mf_step(): an adversary MLP retrained at the start of every epoch, its
+ * reversed gradient in every user's update.  RAID_INVALID_ARGUMENT with a
+ * RAID defense set, after training started, or for bad options.
+ */
+raid_status raid_mf_set_adversary(raid_trainer *tr, const int32_t *user_class, int32_t n_classes,
+								  const raid_adversarial_options *opts, raid_error *err);
+
 raid_status raid_mf_set_defense_eta(raid_trainer *tr, int32_t attribute, double eta,
 									raid_error *err);
 

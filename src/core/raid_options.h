@@ -211,6 +211,21 @@ typedef enum raid_attacker_kind
 	X(unlearn_batch, INT32, 256, 2, 1000000, 0, "users drawn per class and step")
 
 /* ------------------------------------------------------------------------
+ * raid.train with defense => 'adversarial': in-training adversarial learning
+ * (core: train/adversary.h, MfTrainer::SetAdversary)
+ * ------------------------------------------------------------------------ */
+#define RAID_ADVERSARIAL_OPTIONS(X) \
+	X(adv_weight, DOUBLE, 0.03, 0, 1e6, 0, \
+	  "the weight of the adversary's reversed gradient in each user's update, relative to " \
+	  "one training group's cross-entropy gradient (0.1 and more overshoot on MovieLens-sized " \
+	  "data: the users cross to the other class's side, below chance)") \
+	X(adv_epochs, INT32, 5, 1, 10000, 0, \
+	  "epochs the adversary trains at the start of every training epoch (warm-started)") \
+	X(adv_hidden, INT32, 64, 1, 4096, 0, "hidden ReLU units of the adversary") \
+	X(adv_lr, DOUBLE, 0.01, 0, 10, RAID_OPTION_MIN_EXCLUSIVE, "the adversary's Adam step size") \
+	X(adv_start, INT32, 0, 0, 10000, 0, "the first epoch with the adversary")
+
+/* ------------------------------------------------------------------------
  * raid.audit and raid.audit_embeddings (core: raid::AuditOptions)
  * ------------------------------------------------------------------------ */
 #define RAID_AUDIT_OPTIONS(X) \
@@ -290,6 +305,7 @@ typedef enum raid_attacker_kind
 	X(TARGET, target, RAID_TARGET_OPTIONS) \
 	X(DP, dp, RAID_DP_OPTIONS) \
 	X(UNLEARN, unlearn, RAID_UNLEARN_OPTIONS) \
+	X(ADVERSARIAL, adversarial, RAID_ADVERSARIAL_OPTIONS) \
 	X(AUDIT, audit, RAID_AUDIT_OPTIONS) \
 	X(AUDIT_RUN, audit_run, RAID_AUDIT_RUN_OPTIONS) \
 	X(SYNTHETIC, synthetic, RAID_SYNTHETIC_OPTIONS)

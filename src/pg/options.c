@@ -44,6 +44,7 @@ static const OptionSection train_sections[] = {
 	{RAID_OPTION_GROUP_TARGET, offsetof(RaidTrainOptions, leakage), RAID_DEFENSE_RAID},
 	{RAID_OPTION_GROUP_DP, offsetof(RaidTrainOptions, dp), RAID_DEFENSE_DP},
 	{RAID_OPTION_GROUP_UNLEARN, offsetof(RaidTrainOptions, unlearn), RAID_DEFENSE_UNLEARN},
+	{RAID_OPTION_GROUP_ADVERSARIAL, offsetof(RaidTrainOptions, adversarial), RAID_DEFENSE_ADVERSARIAL},
 };
 
 static const OptionSection audit_sections[] = {
@@ -74,6 +75,7 @@ static const struct
 	{RAID_DEFENSE_CENTER, "center"},
 	{RAID_DEFENSE_GAUSSIAN, "gaussian"},
 	{RAID_DEFENSE_UNLEARN, "unlearn"},
+	{RAID_DEFENSE_ADVERSARIAL, "adversarial"},
 };
 
 int
@@ -92,12 +94,6 @@ raid_defense_name(int defense)
 		if (defense & defense_names[i].kind)
 			return defense_names[i].name;
 	return "unknown";
-}
-
-const char *
-raid_defense_names(void)
-{
-	return "none, raid, dp, center, gaussian, unlearn";
 }
 
 /* The SQL options of some sections, in declaration order (palloc'd; *n their count). */

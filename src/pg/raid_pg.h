@@ -237,7 +237,8 @@ typedef enum RaidDefense
 	RAID_DEFENSE_DP = 4,
 	RAID_DEFENSE_CENTER = 8,
 	RAID_DEFENSE_GAUSSIAN = 16,
-	RAID_DEFENSE_UNLEARN = 32
+	RAID_DEFENSE_UNLEARN = 32,
+	RAID_DEFENSE_ADVERSARIAL = 64
 } RaidDefense;
 
 /* The RaidDefense of a name; 0 if unknown. */
@@ -245,7 +246,7 @@ extern int	raid_defense_from_name(const char *name);
 /* The name of a RaidDefense bit (the lowest set). */
 extern const char *raid_defense_name(int defense);
 /* The names of every defense, comma-separated, for hints. */
-extern const char *raid_defense_names(void);
+#define RAID_DEFENSE_NAMES "none, raid, dp, center, gaussian, unlearn, adversarial"
 
 typedef struct RaidTrainOptions
 {
@@ -257,6 +258,7 @@ typedef struct RaidTrainOptions
 	raid_target_options leakage;	/* RAID_TARGET_OPTIONS: target, adapt, ... */
 	raid_dp_options dp;			/* RAID_DP_OPTIONS: defense => 'dp' */
 	raid_unlearn_options unlearn;	/* RAID_UNLEARN_OPTIONS: defense => 'unlearn' */
+	raid_adversarial_options adversarial;	/* RAID_ADVERSARIAL_OPTIONS */
 } RaidTrainOptions;
 
 /*

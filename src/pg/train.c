@@ -42,22 +42,14 @@ check_readable_relation(Oid relid)
 static int
 check_defense(const char *defense)
 {
-	static const char *const later[] = {"adversarial"};
 	int			kind = raid_defense_from_name(defense);
 
-	if (kind != 0)
-		return kind;
-	for (int i = 0; i < (int) lengthof(later); i++)
-		if (strcmp(defense, later[i]) == 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("defense \"%s\" is not available in this version of raid", defense),
-					 errhint("Valid defenses are: %s.", raid_defense_names())));
-	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("unknown defense \"%s\"", defense),
-			 errhint("Valid defenses are: %s.", raid_defense_names())));
-	return 0;
+	if (kind == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown defense \"%s\"", defense),
+				 errhint("Valid defenses are: %s.", RAID_DEFENSE_NAMES)));
+	return kind;
 }
 
 /* Reads and validates every argument before any work is done. */
@@ -93,7 +85,7 @@ parse_args(FunctionCallInfo fcinfo, TrainArgs *a)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("attributes and attribute_col must be given together")));
-	if ((kind & (RAID_DEFENSE_RAID | RAID_DEFENSE_CENTER | RAID_DEFENSE_GAUSSIAN | RAID_DEFENSE_UNLEARN)) &&
+	if ((kind & ~(RAID_DEFENSE_NONE | RAID_DEFENSE_DP)) &&
 		!OidIsValid(a->attributes))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -356,6 +348,8 @@ raid_train(PG_FUNCTION_ARGS)
 		raid_report_error(&err, "creating the trainer");
 	if (a.raid_defense)
 		prot = setup_defense(&a, h, &info, &n_prot);
+	else if (a.opts.defense_kind == RAID_DEFENSE_ADVERSARIAL)
+		raid_setup_adversary(&a, h, info.n_users, &posthoc);
 	what = psprintf("the metrics of model \"%s\"", a.model);
 	raid_json_init(&epochs, what);
 	raid_json_init(&target_log.checkpoints, what);

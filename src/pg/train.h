@@ -161,6 +161,9 @@ extern int raid_worst_attribute(const RaidTrainOptions *o, const Protected *prot
 extern void raid_apply_posthoc(const TrainArgs *a, RaidCoreHandles *h, int64 n_users,
 							   raid_posthoc_summary *summary);
 extern void raid_add_posthoc_metrics(RaidJson *j, const TrainArgs *a, const raid_posthoc_summary *s);
+extern int32 *raid_load_step_classes(const TrainArgs *a, RaidCoreHandles *h, int64 n_users, int *n_classes);
+extern void raid_setup_adversary(const TrainArgs *a, RaidCoreHandles *h, int64 n_users,
+								 raid_posthoc_summary *summary);
 
 extern int raid_step_classes(const Protected *prot, int n_prot, int64 n_users, int32 *out);
 

@@ -18,6 +18,14 @@ raid_add_posthoc_metrics(RaidJson *j, const TrainArgs *a, const raid_posthoc_sum
 
 	raid_json_object_begin(j, "defense");
 	raid_json_string(j, "kind", a->defense);
+	if (o->defense_kind == RAID_DEFENSE_ADVERSARIAL)
+	{
+		/* in training: its time is in train_seconds */
+		raid_json_int(j, "classes", s->classes);
+		raid_json_int(j, "attributes", a->n_attributes);
+		raid_json_object_end(j);
+		return;
+	}
 	raid_json_number(j, "seconds", s->seconds, "%.4f");
 	raid_json_int(j, "moved_users", s->moved_users);
 	raid_json_number(j, "mean_shift", s->mean_shift, "%.6g");
@@ -47,6 +55,43 @@ raid_add_posthoc_metrics(RaidJson *j, const TrainArgs *a, const raid_posthoc_sum
 		}
 	}
 	raid_json_object_end(j);
+}
+
+/*
+ * The classes a baseline works with: with one attribute its classes; with
+ * several, the combinations of their values (raid_step_classes), which
+ * covers each attribute's classes too.  *n_classes their number.
+ */
+int32 *
+raid_load_step_classes(const TrainArgs *a, RaidCoreHandles *h, int64 n_users, int *n_classes)
+{
+	Protected  *prot = palloc0(sizeof(Protected) * a->n_attributes);
+	int32	   *classes;
+
+	for (int i = 0; i < a->n_attributes; i++)
+	{
+		prot[i].column = a->attribute_cols[i];
+		raid_load_user_classes(a, prot[i].column, h->dataset, n_users, &prot[i].uc);
+	}
+	raid_check_memory(4.0 * n_users, "reading the protected attributes");
+	classes = palloc_extended(sizeof(int32) * Max(n_users, 1), MCXT_ALLOC_HUGE);
+	*n_classes = raid_step_classes(prot, a->n_attributes, n_users, classes);
+	return classes;
+}
+
+/* Turns on defense => 'adversarial' in the trainer, before training. */
+void
+raid_setup_adversary(const TrainArgs *a, RaidCoreHandles *h, int64 n_users, raid_posthoc_summary *summary)
+{
+	int			n_classes;
+	int32	   *classes = raid_load_step_classes(a, h, n_users, &n_classes);
+	raid_error	err;
+
+	raid_error_clear(&err);
+	if (raid_mf_set_adversary(h->trainer, classes, n_classes, &a->opts.adversarial, &err) != RAID_OK)
+		raid_report_error(&err, "setting up the adversary");
+	summary->classes = n_classes;
+	pfree(classes);
 }
 
 /* The trained items. */
@@ -91,18 +136,9 @@ raid_apply_posthoc(const TrainArgs *a, RaidCoreHandles *h, int64 n_users, raid_p
 		const bool unlearn = a->opts.defense_kind == RAID_DEFENSE_UNLEARN;
 		const int32 mode = a->opts.defense_kind == RAID_DEFENSE_CENTER ? RAID_POSTHOC_CENTER :
 			RAID_POSTHOC_GAUSSIAN;
-		Protected  *prot = palloc0(sizeof(Protected) * a->n_attributes);
-		int32	   *classes;
 		int			n_classes;
+		int32	   *classes = raid_load_step_classes(a, h, n_users, &n_classes);
 
-		for (int i = 0; i < a->n_attributes; i++)
-		{
-			prot[i].column = a->attribute_cols[i];
-			raid_load_user_classes(a, prot[i].column, h->dataset, n_users, &prot[i].uc);
-		}
-		raid_check_memory(bytes + 4.0 * n_users, "aligning the user embeddings");
-		classes = palloc_extended(sizeof(int32) * Max(n_users, 1), MCXT_ALLOC_HUGE);
-		n_classes = raid_step_classes(prot, a->n_attributes, n_users, classes);
 		/* unlearn: the start and the draws' buffers (unlearn.h) */
 		raid_check_memory(bytes + (unlearn ? bytes + 24.0 * n_classes * a->opts.unlearn.unlearn_batch *
 								   ((double) n_classes * a->opts.unlearn.unlearn_batch + dim) :

@@ -8,10 +8,10 @@ q "SELECT * FROM raid.synthetic('ci', 'cu', n_users => 600, n_items => 200, inte
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 "$IT_ROOT/scripts/compare.sh" --interactions ci --attributes cu --attribute attribute --seeds 1,2 \
-    --options '{"dim": 16, "epochs": 8}' --defenses none,raid,center,unlearn,dp --raid-eta 0.25,1 \
-    --unlearn-weight 1 --dp-epsilon 1,1000 --plot "$out/tradeoff" >"$out/table.md" || fail "compare.sh failed"
+    --options '{"dim": 16, "epochs": 8}' --defenses none,raid,center,unlearn,adversarial,dp --raid-eta 0.25,1 \
+    --unlearn-weight 1 --adv-weight 0.03 --dp-epsilon 1,1000 --plot "$out/tradeoff" >"$out/table.md" || fail "compare.sh failed"
 cat "$out/table.md"
-check "rows: (1 + 2 + 1 + 1 + 2 points) x 2 seeds" "$(q "SELECT count(*) FROM raid_compare")" 14
+check "rows: (1 + 2 + 1 + 1 + 1 + 2 points) x 2 seeds" "$(q "SELECT count(*) FROM raid_compare")" 16
 check_true "every attacker's balanced accuracy and F1 stored" \
     "(SELECT bool_and(logistic_bacc IS NOT NULL AND mlp_f1 IS NOT NULL AND knn_bacc IS NOT NULL
                       AND qda_f1 IS NOT NULL AND rbf_bacc IS NOT NULL) FROM raid_compare)"
@@ -30,7 +30,7 @@ check_true "unlearn keeps the scores at its default weight" \
 check_true "dp at epsilon 1 costs more NDCG than at 1000" \
     "(SELECT avg(ndcg_at_10) FILTER (WHERE value = 1) < avg(ndcg_at_10) FILTER (WHERE value = 1000)
       FROM raid_compare WHERE defense = 'dp')"
-check "summary rows, one per point" "$(grep -cE '^\| (none|raid|center|gaussian|unlearn|dp) ' "$out/table.md")" 7
+check "summary rows, one per point" "$(grep -cE '^\| (none|raid|center|gaussian|unlearn|adversarial|dp) ' "$out/table.md")" 8
 grep -q "^raid points dominated by another defense's point: [0-9]" "$out/table.md" || fail "no Pareto line"
 check "no model left behind" "$(q "SELECT count(*) FROM raid.models WHERE name LIKE 'cmp\_%'")" 0
 [ -s "$out/tradeoff.png" ] && [ -s "$out/tradeoff.svg" ] || fail "the plot files are missing"

@@ -131,6 +131,7 @@ const std::vector<Block>& Blocks() {
         {"defense", {RAID_OPTION_GROUP_DEFENSE, RAID_OPTION_GROUP_TARGET}},
         {"dp", {RAID_OPTION_GROUP_DP}},
         {"unlearn", {RAID_OPTION_GROUP_UNLEARN}},
+        {"adversarial", {RAID_OPTION_GROUP_ADVERSARIAL}},
         {"audit", {RAID_OPTION_GROUP_AUDIT, RAID_OPTION_GROUP_AUDIT_RUN}},
     };
     return blocks;

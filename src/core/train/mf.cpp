@@ -291,6 +291,7 @@ void MfTrainer::SetDefense(const std::vector<int32_t>& user_class, int32_t class
                               std::to_string(data_.n_users()) + "), got " +
                               std::to_string(user_class.size()));
     const int32_t a = defense_count();
+    if (adversary_) throw InvalidArgument("the trainer already has the adversarial defense");
     if (a == kMaxAttributes)
         throw InvalidArgument("at most " + std::to_string(kMaxAttributes) + " protected attributes");
     if (a > 0 && (options.phase1_epochs != defenses_[0]->options().phase1_epochs ||
@@ -314,6 +315,29 @@ void MfTrainer::SetDefense(const std::vector<int32_t>& user_class, int32_t class
         for (size_t u = 0; u < has_class_.size(); ++u)
             for (const auto& d : defenses_)
                 if (d->user_class()[u] >= 0) has_class_[u] = 0;
+}
+
+// Turns on the adversarial baseline (see mf.h).
+void MfTrainer::SetAdversary(const std::vector<int32_t>& user_class, int32_t classes,
+                             const AdversaryOptions& options, double weight, int32_t epochs, int32_t start) {
+    if (epoch_ > 0 || cursor_ > 0 || done_)
+        throw InvalidArgument("the adversary must be set before training starts");
+    if (!defenses_.empty() || adversary_) throw InvalidArgument("the trainer already has a defense");
+    if (static_cast<int64_t>(user_class.size()) != data_.n_users())
+        throw InvalidArgument("\"user_class\" must have one entry per user (" +
+                              std::to_string(data_.n_users()) + "), got " + std::to_string(user_class.size()));
+    if (!(weight >= 0) || !std::isfinite(weight) || epochs < 1 || start < 0)
+        throw InvalidArgument("adversary: weight >= 0, epochs >= 1 and start >= 0");
+    const double n = static_cast<double>(data_.n_users());
+    CheckMemory(4.0 * n * options_.dim + 4.0 * n +
+                    8.0 * (static_cast<double>(options_.dim) + classes + 1024.0) * options.hidden * 4.0,
+                "the adversary");
+    adversary_ = std::make_unique<Adversary>(options_.dim, classes, options);
+    adversary_class_ = user_class;
+    adversary_force_.assign(static_cast<size_t>(data_.n_users()) * options_.dim, 0.0f);
+    adversary_weight_ = weight;
+    adversary_epochs_ = epochs;
+    adversary_start_ = start;
 }
 
 // The combined pull of several attributes (see mf.h): sum_a eta_a D_a over
@@ -489,7 +513,12 @@ void MfTrainer::TrainBlock(int32_t c, int64_t begin, int64_t end, float* gu, Sto
         !pulling ? nullptr : single ? defenses_[0]->displacements() : pull_.data();
     const int32_t* user_class =
         !pulling ? nullptr : single ? defenses_[0]->user_class().data() : has_class_.data();
-    const float eta = pulling && single ? static_cast<float>(defenses_[0]->options().eta) : 1.0f;
+    float eta = pulling && single ? static_cast<float>(defenses_[0]->options().eta) : 1.0f;
+    if (adversary_on_) {  // the adversarial baseline: the reversed gradient of the epoch
+        targets = adversary_force_.data();
+        user_class = adversary_class_.data();
+        eta = static_cast<float>(adversary_weight_);
+    }
     // Work of one group: the positive and its negatives, two passes each,
     // plus the user's update.
     const int64_t group_work = (2 + 2 * static_cast<int64_t>(negatives)) * dim + 2 * dim;
@@ -664,7 +693,17 @@ bool MfTrainer::StepUnguarded(MfProgress* progress) {
     }
     const auto t0 = std::chrono::steady_clock::now();
     double excluded = 0.0;  // class-distance measurement, not training time
-    if (cursor_ == 0) BeginEpoch();
+    if (cursor_ == 0) {
+        BeginEpoch();
+        if (adversary_ && epoch_ >= adversary_start_ && adversary_weight_ > 0) {
+            // the adversary follows the rows, then its reversed gradient holds for the epoch
+            adversary_accuracy_.push_back(adversary_->Accuracy(user_rows_.data(), row_stride_, adversary_class_));
+            adversary_->Train(user_rows_.data(), row_stride_, adversary_class_, adversary_epochs_);
+            // the kernel moves users along +eta * force: up the adversary's loss
+            adversary_->InputGradients(user_rows_.data(), row_stride_, adversary_class_, adversary_force_.data());
+            adversary_on_ = true;
+        }
+    }
     const int64_t n = static_cast<int64_t>(order_.size());
     int64_t end = options_.chunk >= n - cursor_ ? n : cursor_ + options_.chunk;
     if (!recompute_pos_.empty()) {

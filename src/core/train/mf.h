@@ -123,6 +123,7 @@
 #include "../data/dataset.h"
 #include "../options.h"
 #include "../raid_results.h"
+#include "adversary.h"
 #include "mf_defense.h"
 
 namespace raid {
@@ -177,6 +178,20 @@ class MfTrainer {
     // attribute's.
     void SetDefense(const std::vector<int32_t>& user_class, int32_t classes,
                     const DefenseOptions& options);
+
+    // Turns on the adversarial baseline (adversary.h) instead of the RAID
+    // defense: from epoch `start` on, at the beginning of every epoch the
+    // adversary trains `epochs` epochs on the current user rows, and each
+    // training group of a user with a class then adds -weight * dCE/du (its
+    // gradient, reversed) to the user's gradient for the whole epoch.
+    // Throws InvalidArgument after the first Step(), with a RAID defense, for
+    // a size mismatch or bad options.
+    void SetAdversary(const std::vector<int32_t>& user_class, int32_t classes,
+                      const AdversaryOptions& options, double weight, int32_t epochs, int32_t start);
+    // The adversary (null when off), and its accuracy on the trained users
+    // at the start of each epoch it ran (before its own training that epoch).
+    const Adversary* adversary() const { return adversary_.get(); }
+    const std::vector<double>& adversary_accuracy() const { return adversary_accuracy_; }
 
     // Attribute a's defense summary (all zeros without a defense); the
     // Phase I and II times are the trainer's, the same for every attribute.
@@ -297,6 +312,17 @@ class MfTrainer {
     // recomputation or change of strength; with one, the kernel reads the
     // defense's own displacements.
     std::vector<std::unique_ptr<MfDefense>> defenses_;
+    // The adversarial baseline (SetAdversary): the adversary, its users'
+    // classes, the reversed force of the current epoch (n_users x dim) and
+    // whether it is on this epoch.
+    std::unique_ptr<Adversary> adversary_;
+    std::vector<int32_t> adversary_class_;
+    AlignedFloats adversary_force_;
+    std::vector<double> adversary_accuracy_;
+    double adversary_weight_ = 0.0;
+    int32_t adversary_epochs_ = 0;
+    int32_t adversary_start_ = 0;
+    bool adversary_on_ = false;
     std::vector<int64_t> recompute_pos_;
     size_t next_recompute_ = 0;
     std::vector<char> pull_active_;
