@@ -14,8 +14,9 @@
 #       [--raid-eta 0.0625,0.125,0.25,0.5,1,2] [--dp-epsilon 1,10,100,1000,10000]
 #       [--unlearn-weight 0.1,0.3,1,3,10] [--adv-weight 0.01,0.03,0.1]
 #       [--sklearn]
-# The table (created if missing) gets this call's rows for the attribute
-# replaced; models are named cmp_<defense>_<index>_<seed> and dropped after
+# The table (created if missing) gets this call's rows for the attribute and
+# the defenses run replaced (rows of other defenses stay, and the summary, the
+# Pareto check and the plot cover every defense the table has); models are named cmp_<defense>_<index>_<seed> and dropped after
 # their audit.  --plot PATH writes PATH.png and PATH.svg.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
@@ -59,7 +60,7 @@ CREATE TABLE IF NOT EXISTS $TABLE (
     knn_bacc float8, knn_f1 float8, qda_bacc float8, qda_f1 float8, rbf_bacc float8, rbf_f1 float8,
     sklearn jsonb, chance float8, strongest_attacker text, leakage float8,
     created_at timestamptz NOT NULL DEFAULT now());
-DELETE FROM $TABLE WHERE attribute = $(lit "$ATTR");
+DELETE FROM $TABLE WHERE attribute = $(lit "$ATTR") AND defense = ANY (string_to_array($(lit "$DEFENSES"), ','));
 SQL
 
 # point DEFENSE KNOB VALUE INDEX: trains and audits one grid point at every seed
@@ -143,7 +144,10 @@ q -c "WITH p AS (SELECT defense, knob, value, avg(ndcg_at_10) AS ndcg, avg(leaka
 if [ -n "$PLOT" ]; then
     data=$(mktemp)
     trap 'rm -f "$data"' EXIT
-    for defense in ${DEFENSES//,/ }; do
+    present=$(q -c "SELECT string_agg(defense, ' ' ORDER BY array_position(ARRAY['none','raid','center','gaussian',
+                     'unlearn','adversarial','dp'], defense)) FROM (SELECT DISTINCT defense FROM $TABLE
+                     WHERE attribute = $(lit "$ATTR")) d")
+    for defense in $present; do
         echo "# $defense" >>"$data"
         q -F ' ' -c "SELECT avg(leakage), avg(ndcg_at_10) FROM $TABLE WHERE attribute = $(lit "$ATTR") AND defense = $(lit "$defense")
                      GROUP BY value ORDER BY avg(leakage)" >>"$data"
@@ -151,7 +155,7 @@ if [ -n "$PLOT" ]; then
     done
     plot=""
     idx=0
-    for defense in ${DEFENSES//,/ }; do
+    for defense in $present; do
         plot+="${plot:+, }'$data' index $idx using 1:2 with linespoints pt 7 title '$defense'"
         idx=$((idx + 1))
     done
