@@ -384,7 +384,7 @@ raid_train(PG_FUNCTION_ARGS)
 							   RAID_DEFENSE_UNLEARN))
 	{
 		raid_report_progress(0.0, 0, "applying the defense");
-		raid_apply_posthoc(&a, h, info.n_users, &posthoc);
+		raid_apply_posthoc(&a, h, &info, &posthoc);
 	}
 
 	/* evaluate */

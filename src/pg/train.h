@@ -158,7 +158,7 @@ extern int raid_worst_attribute(const RaidTrainOptions *o, const Protected *prot
  * as a random group of the class's size.  Returns the number of classes.
  */
 /* train_posthoc.c: defense => 'dp', 'center', 'gaussian', 'unlearn' */
-extern void raid_apply_posthoc(const TrainArgs *a, RaidCoreHandles *h, int64 n_users,
+extern void raid_apply_posthoc(const TrainArgs *a, RaidCoreHandles *h, const raid_dataset_info *info,
 							   raid_posthoc_summary *summary);
 extern void raid_add_posthoc_metrics(RaidJson *j, const TrainArgs *a, const raid_posthoc_summary *s);
 extern int32 *raid_load_step_classes(const TrainArgs *a, RaidCoreHandles *h, int64 n_users, int *n_classes);

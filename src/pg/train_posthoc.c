@@ -94,19 +94,6 @@ raid_setup_adversary(const TrainArgs *a, RaidCoreHandles *h, int64 n_users, raid
 	pfree(classes);
 }
 
-/* The trained items. */
-static int64
-info_items(RaidCoreHandles *h)
-{
-	raid_dataset_info info;
-	raid_error	err;
-
-	raid_error_clear(&err);
-	if (raid_dataset_get_info(h->dataset, &info, &err) != RAID_OK)
-		raid_report_error(&err, "reading the dataset");
-	return info.n_items;
-}
-
 /*
  * Applies the call's post-hoc defense to the trainer's user embeddings;
  * *summary says what it did.  With several attributes, 'center' and
@@ -114,8 +101,10 @@ info_items(RaidCoreHandles *h)
  * does), which aligns each attribute's classes too.
  */
 void
-raid_apply_posthoc(const TrainArgs *a, RaidCoreHandles *h, int64 n_users, raid_posthoc_summary *summary)
+raid_apply_posthoc(const TrainArgs *a, RaidCoreHandles *h, const raid_dataset_info *info,
+				   raid_posthoc_summary *summary)
 {
+	const int64 n_users = info->n_users;
 	const int	dim = a->opts.mf.dim;
 	const double bytes = (double) n_users * dim * sizeof(float);
 	raid_error	err;
@@ -136,18 +125,18 @@ raid_apply_posthoc(const TrainArgs *a, RaidCoreHandles *h, int64 n_users, raid_p
 		const bool unlearn = a->opts.defense_kind == RAID_DEFENSE_UNLEARN;
 		const int32 mode = a->opts.defense_kind == RAID_DEFENSE_CENTER ? RAID_POSTHOC_CENTER :
 			RAID_POSTHOC_GAUSSIAN;
+		const double batch = a->opts.unlearn.unlearn_batch;
 		int			n_classes;
 		int32	   *classes = raid_load_step_classes(a, h, n_users, &n_classes);
 
-		/* unlearn: the start and the draws' buffers (unlearn.h) */
-		raid_check_memory(bytes + (unlearn ? bytes + 24.0 * n_classes * a->opts.unlearn.unlearn_batch *
-								   ((double) n_classes * a->opts.unlearn.unlearn_batch + dim) :
+		/* unlearn: the start, the draws and one pair's kernels (unlearn.cpp) */
+		raid_check_memory(bytes + (unlearn ? bytes + 32.0 * n_classes * batch * dim + 48.0 * batch * batch :
 								   raid_posthoc_align_memory(n_users, dim, n_classes, mode)),
 						  "changing the user embeddings");
 		rows = palloc_extended(Max(bytes, 1), MCXT_ALLOC_HUGE);
 		memcpy(rows, raid_mf_user_embeddings(h->trainer), bytes);
 		if ((unlearn ?
-			 raid_unlearn(rows, n_users, dim, raid_mf_item_embeddings(h->trainer), info_items(h),
+			 raid_unlearn(rows, n_users, dim, raid_mf_item_embeddings(h->trainer), info->n_items,
 						  classes, n_classes, &a->opts.unlearn, a->opts.mf.seed, summary, &err) :
 			 raid_posthoc_align(rows, n_users, dim, classes, n_classes, mode, summary, &err)) != RAID_OK)
 			raid_report_error(&err, unlearn ? "unlearning the attribute" : "aligning the user embeddings");

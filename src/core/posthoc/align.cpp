@@ -32,6 +32,7 @@ Eigen::MatrixXd GaussianBarycenterCovariance(const std::vector<Eigen::MatrixXd>&
         SqrtAndInverse(0.5 * (s + s.transpose()), &root, &inv_root);
         Eigen::MatrixXd sum = Eigen::MatrixXd::Zero(s.rows(), s.cols());
         for (size_t c = 0; c < covs.size(); ++c) {
+            ThrowIfInterrupted("the Gaussian barycenter");  // a d x d eigenproblem each: ~1 s at d 1024
             const Eigen::MatrixXd term = root * covs[c] * root;
             SqrtAndInverse(0.5 * (term + term.transpose()), &term_root, nullptr);
             sum += w[c] * term_root;

@@ -86,8 +86,11 @@ raid_posthoc_summary Unlearn(float* rows, int64_t n, int32_t dim, const float* i
     if (classes < 2) throw InvalidArgument("unlearning needs at least 2 classes");
     if (o.steps < 1 || !(o.lr > 0) || !(o.weight >= 0) || o.batch < 2)
         throw InvalidArgument("unlearning: steps >= 1, lr > 0, weight >= 0 and batch >= 2");
-    CheckMemory(4.0 * static_cast<double>(n) * dim + 8.0 * dim * dim +
-                    8.0 * 3.0 * classes * static_cast<double>(o.batch) * (classes * o.batch + dim),
+    // the start, G, the draws and their gradients, one pair's three kernels
+    // and distance products (Mmd2 works pair by pair)
+    const double b = o.batch;
+    CheckMemory(4.0 * static_cast<double>(n) * dim + 8.0 * dim * dim + 8.0 * 4.0 * classes * b * dim +
+                    8.0 * 6.0 * b * b,
                 "unlearning");
     std::vector<std::vector<int32_t>> members(static_cast<size_t>(classes));
     for (int64_t u = 0; u < n; ++u) {
@@ -138,6 +141,8 @@ raid_posthoc_summary Unlearn(float* rows, int64_t n, int32_t dim, const float* i
         RowMatrixD ga, gb;
         for (int32_t a = 0; a < classes; ++a)
             for (int32_t b = a + 1; b < classes; ++b) {
+                // a pair is 3 batch^2 d work: poll per pair, not per step (many classes)
+                ThrowIfInterrupted("unlearning");
                 loss += Mmd2(x[a], x[b], 1.0, &ga, &gb) / pairs;
                 grad[a] += ga / pairs;
                 grad[b] += gb / pairs;

@@ -20,7 +20,8 @@
 // is capped at 0.5 / (weight lambda_max(G)), where the second term alone
 // would start to oscillate.
 //
-// Cost per step: O((K batch)^2 d + K batch d^2); one thread, deterministic.
+// Cost per step: O(K^2 batch^2 d / 2 + K batch d^2) (every pair of classes);
+// one thread, deterministic; the interrupt check is polled per pair.
 #ifndef RAID_CORE_POSTHOC_UNLEARN_H
 #define RAID_CORE_POSTHOC_UNLEARN_H
 
