@@ -60,6 +60,23 @@ SELECT raid_try($$SELECT * FROM raid.recommend('no_such_model', 1, 10)$$);
 SELECT raid_try($$SELECT * FROM raid.recommend('m1', 1, 0)$$);
 SELECT raid_try($$SELECT * FROM raid.recommend('m1', 1, -5)$$);
 SELECT raid_try($$SELECT * FROM raid.recommend('m1', 123456789, 10)$$);
+-- recommend_all / similar_items: unknown model, k <= 0, unknown item
+SELECT raid_try($$SELECT * FROM raid.recommend_all('no_such_model')$$);
+SELECT raid_try($$SELECT * FROM raid.recommend_all('m1', 0)$$);
+SELECT raid_try($$SELECT * FROM raid.similar_items('no_such_model', 1)$$);
+SELECT raid_try($$SELECT * FROM raid.similar_items('m1', 1, -1)$$);
+SELECT raid_try($$SELECT * FROM raid.similar_items('m1', 123456789)$$);
+-- create_index / drop_index: unknown model, no pgvector, bad settings, no index
+SELECT raid_try($$SELECT raid.create_index('no_such_model')$$);
+SELECT raid_try($$SELECT raid.create_index('m1')$$);
+SELECT raid_try($$SELECT raid.create_index('m1', m => 1)$$);
+SELECT raid_try($$SELECT raid.create_index('m1', m => 101)$$);
+SELECT raid_try($$SELECT raid.create_index('m1', ef_construction => 2000)$$);
+SELECT raid_try($$SELECT raid.create_index('m1', m => 16, ef_construction => 20)$$);
+SELECT raid_try($$SELECT raid.create_index('', 16)$$);
+SELECT raid_try($$SELECT raid.drop_index('no_such_model')$$);
+SELECT raid_try($$SELECT raid.drop_index('m1')$$);
+SELECT raid.drop_index('m1', if_exists => true);
 -- drop_model: unknown model
 SELECT raid_try($$SELECT raid.drop_model('no_such_model')$$);
 -- synthetic: bad sizes, NULLs, an existing table

@@ -40,3 +40,43 @@ WHERE m.name = 'm1' AND ui.model_id = m.model_id AND ui.user_id = 4
 -- default k is 10; NULL arguments give no rows
 SELECT count(*) FROM raid.recommend('m1', 5);
 SELECT count(*) FROM raid.recommend('m1', NULL, 10);
+
+-- exact => true (no index here: the same rows)
+SELECT count(*) AS differing FROM
+  (SELECT * FROM raid.recommend('m1', 6, 10) EXCEPT SELECT * FROM raid.recommend('m1', 6, 10, exact => true)) d;
+SELECT count(*) FROM raid.recommend('m1', 6, 10, exact => NULL);
+
+-- recommend_all: every user's rows are raid.recommend's, ranked 1..k
+SELECT count(DISTINCT user_id) = (SELECT users FROM raid.models WHERE name = 'm1') AS every_user,
+       count(*) AS rows, min(rank) AS first_rank, max(rank) AS last_rank
+FROM raid.recommend_all('m1', 5);
+-- (the same items in the same order; scores to rounding: one matrix product
+-- for a block of users sums in another order than one user's)
+SELECT count(*) FILTER (WHERE r.item_id IS DISTINCT FROM a.item_id) AS differing,
+       count(*) FILTER (WHERE abs(r.score - a.score) > 1e-5) AS scores_differing
+FROM raid.recommend_all('m1', 5) a
+FULL JOIN (SELECT u.user_id, r.rank::int, r.item_id, r.score
+           FROM raid.user_embeddings u JOIN raid.models m USING (model_id),
+                LATERAL raid.recommend('m1', u.user_id, 5) WITH ORDINALITY AS r(item_id, score, rank)
+           WHERE m.name = 'm1') r USING (user_id, rank);
+-- k beyond the items: each user gets every item it did not train on
+SELECT bool_and(n = (SELECT items FROM raid.models WHERE name = 'm1') - cardinality(ui.item_ids)) AS all_eligible
+FROM (SELECT user_id, count(*) AS n FROM raid.recommend_all('m1', 100000) GROUP BY user_id) a
+JOIN raid.user_items ui USING (user_id)
+JOIN raid.models m ON m.model_id = ui.model_id AND m.name = 'm1';
+
+-- similar_items: the cosine of the stored embeddings, the item itself left out
+SELECT count(*) AS n, bool_and(similar_item_id <> 3) AS not_itself,
+       bool_and(similarity <= 1.0001) AS at_most_one
+FROM raid.similar_items('m1', 3, 5);
+WITH cos AS (
+  SELECT b.item_id, sum(x * y) / sqrt(sum(x * x) * sum(y * y)) AS cos
+  FROM raid.item_embeddings a JOIN raid.models m ON m.model_id = a.model_id AND m.name = 'm1'
+  JOIN raid.item_embeddings b ON b.model_id = a.model_id AND b.item_id <> a.item_id,
+  LATERAL unnest(a.embedding, b.embedding) AS v(x, y)
+  WHERE a.item_id = 3 GROUP BY b.item_id),
+s AS (SELECT * FROM raid.similar_items('m1', 3, 5))
+SELECT (SELECT bool_and(abs(s.similarity - c.cos) < 1e-5) FROM s JOIN cos c ON c.item_id = s.similar_item_id)
+         AS cosines_match,
+       (SELECT count(*) FROM cos WHERE item_id NOT IN (SELECT similar_item_id FROM s)
+          AND cos > (SELECT min(similarity) FROM s) + 1e-5) AS better_left_out;

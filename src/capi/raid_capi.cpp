@@ -296,6 +296,24 @@ raid_status raid_topk(const float* user, const float* items, int64_t n_items, in
     });
 }
 
+raid_status raid_topk_batch(const float* users, int64_t n_users, const float* items,
+                            int64_t n_items, int32_t dim, const int64_t* seen_offsets,
+                            const int32_t* seen_rows, int32_t k, int32_t threads,
+                            int64_t* out_index, float* out_score, int32_t* out_count,
+                            raid_error* err) {
+    return Guard(err, [&] {
+        raid::TopKBatch(users, n_users, items, n_items, dim, seen_offsets, seen_rows, k, threads,
+                        out_index, out_score, out_count);
+    });
+}
+
+double raid_topk_batch_memory(int64_t n_users, int64_t n_items, int32_t dim, int32_t k,
+                              int32_t threads) {
+    double bytes = 0;
+    Guard(nullptr, [&] { bytes = raid::TopKBatchMemory(n_users, n_items, dim, k, threads); });
+    return bytes;
+}
+
 /* -------------------------------------------------------------- synthetic */
 
 // Fills the documented defaults.

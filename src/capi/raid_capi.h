@@ -217,6 +217,22 @@ raid_status raid_topk(const float *user, const float *items, int64_t n_items,
 					  int64_t *out_index, float *out_score, int32_t *n_out,
 					  raid_error *err);
 
+/*
+ * Top-k for n_users users at once (users: n_users x dim): user r leaves out
+ * the item rows seen_rows[seen_offsets[r] .. seen_offsets[r + 1]) (NULL
+ * offsets: none) and gets min(k, eligible) rows in out_index / out_score
+ * row r (k slots each, best first, ties by lower row) and out_count[r].
+ * Parallel over blocks of users (threads 0 = all cores); the same result at
+ * any thread count.  raid_topk_batch_memory: the bytes it allocates.
+ */
+raid_status raid_topk_batch(const float *users, int64_t n_users, const float *items,
+							int64_t n_items, int32_t dim, const int64_t *seen_offsets,
+							const int32_t *seen_rows, int32_t k, int32_t threads,
+							int64_t *out_index, float *out_score, int32_t *out_count,
+							raid_error *err);
+double		raid_topk_batch_memory(int64_t n_users, int64_t n_items, int32_t dim, int32_t k,
+								   int32_t threads);
+
 /* ------------------------------------------------------------------------
  * Synthetic data with a planted categorical attribute
  * ------------------------------------------------------------------------ */

@@ -96,6 +96,7 @@ _PG_init(void)
 							default_max_memory(), 0, INT_MAX,
 							PGC_SUSET, GUC_UNIT_MB,
 							NULL, assign_max_memory, NULL);
+	raid_serve_define_settings();
 	raid_set_interrupt_check(raid_interrupt_check);
 	DefineCustomBoolVariable("raid.progress_notices",
 							 "Reports training progress as a NOTICE per epoch.",

@@ -21,6 +21,8 @@
 /* GUCs */
 extern int	raid_max_threads;
 extern int	raid_max_memory;		/* MB, 0 = no limit */
+extern int	raid_ef_search;			/* raid.ef_search */
+#define RAID_DEFAULT_EF_SEARCH 200
 
 /*
  * Raises 53200 unless `bytes` fit in raid.max_memory; for the glue's own
@@ -208,6 +210,33 @@ extern void raid_model_busy_error(const char *name) pg_attribute_noreturn();
 
 /* Raises 22023/42622 unless a model name is non-empty and short enough. */
 extern void raid_check_model_name(const char *name);
+
+/*
+ * serve.c: a model's HNSW index over its item embeddings (pgvector).
+ * raid_vector_schema runs inside SPI: the quoted schema of the extension
+ * "vector", or NULL if it is not installed in this database.
+ */
+extern char *raid_item_index_name(int64 model_id);
+extern bool raid_item_index(int64 model_id);	/* inside SPI */
+extern char *raid_item_index_expr(const char *vs, int dim);
+extern char *raid_vector_schema(void);
+/* Inside SPI: the caller's model's id, dimension and items (42704 if none). */
+extern void raid_lookup_served_model(const char *name, int64 *model_id, int *dim, int64 *n_items);
+extern void raid_serve_define_settings(void);
+
+/* Copies a stored real[] embedding of length dim into dst (XX001 otherwise). */
+extern void raid_copy_embedding(Datum d, int dim, float *dst, const char *what, int64 id);
+extern int	raid_cmp_int64(const void *a, const void *b);
+
+/* A model's items in id order, read inside SPI into cxt. */
+typedef struct RaidItems
+{
+	int64		n;
+	int64	   *ids;			/* ascending */
+	float	   *emb;			/* n x dim */
+} RaidItems;
+extern void raid_read_items(int64 model_id, int dim, int64 n_items, RaidItems *out,
+							MemoryContext cxt);
 
 /* Longest model name in bytes (that of a PostgreSQL identifier). */
 #define RAID_MAX_MODEL_NAME (NAMEDATALEN - 1)

@@ -81,6 +81,22 @@ ALTER TABLE raid.user_items ENABLE ROW LEVEL SECURITY;
 CREATE POLICY user_items_owner ON raid.user_items
     USING (model_id IN (SELECT model_id FROM raid.models));
 
+-- The models' HNSW indexes (raid.create_index): the index itself is a partial
+-- index on raid.item_embeddings; this row says how it was built.
+CREATE TABLE raid.item_indexes (
+    model_id        bigint PRIMARY KEY REFERENCES raid.models ON DELETE CASCADE,
+    index_name      name NOT NULL,
+    m               integer NOT NULL,
+    ef_construction integer NOT NULL,
+    seconds         double precision NOT NULL,
+    created_at      timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE raid.item_indexes IS 'the HNSW index of a model''s item embeddings (raid.create_index)';
+GRANT SELECT ON raid.item_indexes TO PUBLIC;
+ALTER TABLE raid.item_indexes ENABLE ROW LEVEL SECURITY;
+CREATE POLICY item_indexes_owner ON raid.item_indexes
+    USING (model_id IN (SELECT model_id FROM raid.models));
+
 -- pg_dump keeps the users' models.
 SELECT pg_catalog.pg_extension_config_dump('raid.models', '');
 SELECT pg_catalog.pg_extension_config_dump('raid.models_model_id_seq', '');
@@ -125,12 +141,60 @@ COMMENT ON FUNCTION raid.train IS 'trains and stores a model from an interaction
 -- Serving and housekeeping
 -- ---------------------------------------------------------------------------
 
-CREATE FUNCTION raid.recommend(model text, user_id bigint, k integer DEFAULT 10)
+CREATE FUNCTION raid.recommend(model text, user_id bigint, k integer DEFAULT 10, exact boolean DEFAULT false)
 RETURNS TABLE (item_id bigint, score real)
 AS 'MODULE_PATHNAME', 'raid_recommend'
 LANGUAGE C STABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp;
-COMMENT ON FUNCTION raid.recommend IS 'top-k items for a user, best first, excluding the items the user trained on';
+COMMENT ON FUNCTION raid.recommend IS 'top-k items for a user, best first, excluding the items the user trained on (through the model''s index when it has one, unless exact)';
+
+CREATE FUNCTION raid.recommend_all(model text, k integer DEFAULT 10)
+RETURNS TABLE (user_id bigint, rank integer, item_id bigint, score real)
+AS 'MODULE_PATHNAME', 'raid_recommend_all'
+LANGUAGE C STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION raid.recommend_all IS 'top-k items for every user of the model (rank 1 = best), excluding the items each user trained on';
+
+CREATE FUNCTION raid.similar_items(model text, item_id bigint, k integer DEFAULT 10)
+RETURNS TABLE (similar_item_id bigint, similarity real)
+AS 'MODULE_PATHNAME', 'raid_similar_items'
+LANGUAGE C STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION raid.similar_items IS 'the k items whose embeddings are most similar (cosine) to the item''s';
+
+CREATE FUNCTION raid.create_index(model text, m integer DEFAULT 32, ef_construction integer DEFAULT 100)
+RETURNS regclass
+AS 'MODULE_PATHNAME', 'raid_create_index'
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION raid.create_index IS 'builds an HNSW index (pgvector) over the model''s item embeddings, which raid.recommend then uses';
+
+CREATE FUNCTION raid.drop_index(model text, if_exists boolean DEFAULT false)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'raid_drop_index'
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION raid.drop_index IS 'drops the model''s HNSW index';
+
+-- A model's index (raid.create_index) goes with its model, however the
+-- model's row is deleted.
+CREATE FUNCTION raid.drop_item_index()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    index_name text := pg_catalog.format('raid.%I', 'item_embeddings_hnsw_' || OLD.model_id);
+BEGIN
+    IF pg_catalog.to_regclass(index_name) IS NOT NULL THEN
+        EXECUTE 'DROP INDEX ' || index_name;
+    END IF;
+    RETURN NULL;
+END
+$$;
+REVOKE EXECUTE ON FUNCTION raid.drop_item_index() FROM PUBLIC;
+CREATE TRIGGER drop_item_index AFTER DELETE ON raid.models
+    FOR EACH ROW EXECUTE FUNCTION raid.drop_item_index();
 
 CREATE FUNCTION raid.drop_model(model text, if_exists boolean DEFAULT false)
 RETURNS boolean

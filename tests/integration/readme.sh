@@ -7,6 +7,8 @@
 #                                             the prose assumes, e.g. a shop table)
 #   <!-- readme test, replace: A => B -->      runs the block with A replaced by B
 #   <!-- readme test, error: SQLSTATE -->      the block must fail with SQLSTATE
+#   <!-- readme test, needs: EXTENSION -->     skips the block (saying so) where that
+#                                             extension is not available (pgvector)
 source "$(dirname "$0")/lib.sh"
 dir=$(raid_data_dir)
 [ -n "$dir" ] || skip "skipped: MovieLens 100K not found (set RAID_DATA_DIR or provide ../shared/data/ml-100k)"
@@ -31,7 +33,7 @@ failed = 0
 for n, m in enumerate(fence.finditer(text)):
     line = text[:m.start(2)].count('\n')
     sql = m.group(2)
-    first, expect = '', None
+    first, expect, missing = '', None, None
     for d in re.findall(r'<!-- readme test, (\w+): (.*?) -->', m.group(1)):
         if d[0] == 'first':
             first += d[1] + '\n'
@@ -42,8 +44,17 @@ for n, m in enumerate(fence.finditer(text)):
             sql = sql.replace(a, b)
         elif d[0] == 'error':
             expect = d[1].strip()
+        elif d[0] == 'needs':
+            r = subprocess.run(['psql', '-X', '-At', '-c',
+                                "SELECT count(*) FROM pg_available_extensions WHERE name = '%s'" % d[1].strip()],
+                               capture_output=True, text=True)
+            if r.stdout.strip() != '1':
+                missing = d[1].strip()
         else:
             print(f'FAIL block {n}: unknown directive {d[0]}'); failed += 1
+    if missing:
+        print(f'ok: block {n} (README.md line {line}) skipped: extension {missing} is not available')
+        continue
     if first:
         r = subprocess.run(['psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1'], input=first,
                            capture_output=True, text=True)

@@ -570,4 +570,33 @@ TEST_F(Guards, TopKIsCancellableAndRespectsTheBudget) {
     EXPECT_TRUE(IsBudgetMessage(err.message, "top-k")) << err.message;
 }
 
+TEST_F(Guards, TopKBatchIsCancellableAndRespectsTheBudget) {
+    const int64_t nu = 2000, ni = 20000;
+    const int32_t dim = 16, k = 10;  // 2^21 / 20,000 = 104 users per block: 20 blocks
+    std::vector<float> users(nu * dim), items(ni * dim);
+    raid::Rng rng(6);
+    for (float& x : users) x = static_cast<float>(rng.Uniform());
+    for (float& x : items) x = static_cast<float>(rng.Uniform());
+    std::vector<int64_t> idx(nu * k);
+    std::vector<float> sc(nu * k);
+    std::vector<int32_t> cnt(nu);
+    raid_error err;
+    StopAfter(2);
+    EXPECT_EQ(raid_topk_batch(users.data(), nu, items.data(), ni, dim, nullptr, nullptr, k, 2,
+                              idx.data(), sc.data(), cnt.data(), &err),
+              RAID_INTERRUPTED);
+    EXPECT_STREQ(err.message, "top-k cancelled");
+    CountPolls();
+    ASSERT_EQ(raid_topk_batch(users.data(), nu, items.data(), ni, dim, nullptr, nullptr, k, 2,
+                              idx.data(), sc.data(), cnt.data(), &err),
+              RAID_OK);
+    EXPECT_GE(polls(), 20);
+    EXPECT_EQ(cnt[nu - 1], k);
+    raid_set_memory_limit(1 << 20);  // a block's scores alone: 104 x 20,000 x 4 bytes
+    EXPECT_EQ(raid_topk_batch(users.data(), nu, items.data(), ni, dim, nullptr, nullptr, k, 2,
+                              idx.data(), sc.data(), cnt.data(), &err),
+              RAID_OUT_OF_MEMORY);
+    EXPECT_TRUE(IsBudgetMessage(err.message, "top-k")) << err.message;
+}
+
 }  // namespace

@@ -267,4 +267,79 @@ TEST(TopK, RejectsBadArguments) {
     EXPECT_THROW(raid::TopK(nullptr, items, 2, 1, nullptr, 1), raid::InvalidArgument);
 }
 
+// TopKBatch gives, user by user, what TopK gives with the same exclusions,
+// at one thread and at four, with many ties (values on a coarse grid) and
+// users whose eligible items are fewer than k.
+TEST(TopKBatch, MatchesTopKUserByUser) {
+    const int64_t nu = 300, ni = 157;
+    const int32_t dim = 5, k = 12;
+    raid::Rng rng(3);
+    std::vector<float> U(nu * dim), V(ni * dim);
+    for (float& x : U) x = static_cast<float>(std::floor(rng.Uniform() * 4) - 2);
+    for (float& x : V) x = static_cast<float>(std::floor(rng.Uniform() * 4) - 2);
+    std::vector<int64_t> off{0};
+    std::vector<int32_t> rows;
+    for (int64_t u = 0; u < nu; ++u) {
+        const int64_t n_seen = u % 50 == 7 ? ni - 5 : static_cast<int64_t>(rng.Uniform() * 20);
+        std::vector<uint8_t> taken(ni, 0);
+        for (int64_t p = 0; p < n_seen; ++p) {
+            int32_t j = static_cast<int32_t>(rng.Uniform() * ni) % ni;
+            while (taken[j]) j = (j + 1) % ni;
+            taken[j] = 1;
+            rows.push_back(j);
+        }
+        off.push_back(static_cast<int64_t>(rows.size()));
+    }
+    for (int32_t threads : {1, 4}) {
+        std::vector<int64_t> idx(nu * k, -1);
+        std::vector<float> sc(nu * k);
+        std::vector<int32_t> cnt(nu, -1);
+        raid::TopKBatch(U.data(), nu, V.data(), ni, dim, off.data(), rows.data(), k, threads,
+                        idx.data(), sc.data(), cnt.data());
+        for (int64_t u = 0; u < nu; ++u) {
+            std::vector<uint8_t> ex(ni, 0);
+            for (int64_t p = off[u]; p < off[u + 1]; ++p) ex[rows[p]] = 1;
+            const auto r = raid::TopK(&U[u * dim], V.data(), ni, dim, ex.data(), k);
+            ASSERT_EQ(cnt[u], static_cast<int32_t>(r.index.size())) << "user " << u;
+            for (int32_t j = 0; j < cnt[u]; ++j) {
+                EXPECT_EQ(idx[u * k + j], r.index[j]) << "user " << u << " rank " << j;
+                EXPECT_EQ(sc[u * k + j], r.score[j]);
+            }
+        }
+        EXPECT_EQ(cnt[7], 5);  // 5 eligible items, k 12
+    }
+}
+
+TEST(TopKBatch, HandComputedWithoutExclusions) {
+    const float users[] = {1.0f, 2.0f, -1.0f, 0.0f};
+    const float items[] = {1, 0, 0, 2, -1, 0, 1, 1, 0.5f, 1};  // user 0: 1, 4, -1, 3, 2.5
+    int64_t idx[6];
+    float sc[6];
+    int32_t cnt[2];
+    raid::TopKBatch(users, 2, items, 5, 2, nullptr, nullptr, 3, 1, idx, sc, cnt);
+    EXPECT_EQ(cnt[0], 3);
+    EXPECT_EQ(std::vector<int64_t>(idx, idx + 3), (std::vector<int64_t>{1, 3, 4}));
+    EXPECT_EQ(std::vector<float>(sc, sc + 3), (std::vector<float>{4.0f, 3.0f, 2.5f}));
+    // user 1 scores -1, 0, 1, -1, -0.5: items 2, 1, then 4
+    EXPECT_EQ(std::vector<int64_t>(idx + 3, idx + 6), (std::vector<int64_t>{2, 1, 4}));
+}
+
+TEST(TopKBatch, RejectsBadArguments) {
+    const float users[] = {1.0f};
+    const float items[] = {3, std::numeric_limits<float>::infinity()};
+    int64_t idx[1];
+    float sc[1];
+    int32_t cnt[1];
+    EXPECT_THROW(raid::TopKBatch(users, 1, items, 2, 1, nullptr, nullptr, 1, 1, idx, sc, cnt),
+                 raid::DataError);
+    const int64_t off[] = {0, 1};
+    const int32_t bad[] = {2};
+    EXPECT_THROW(raid::TopKBatch(users, 1, items, 1, 1, off, bad, 1, 1, idx, sc, cnt),
+                 raid::InvalidArgument);
+    EXPECT_THROW(raid::TopKBatch(users, 1, items, 1, 1, nullptr, nullptr, -1, 1, idx, sc, cnt),
+                 raid::InvalidArgument);
+    EXPECT_THROW(raid::TopKBatch(users, 1, items, 1, 0, nullptr, nullptr, 1, 1, idx, sc, cnt),
+                 raid::InvalidArgument);
+}
+
 }  // namespace

@@ -223,4 +223,136 @@ TopKResult TopK(const float* user, const float* items, int64_t n_items, int32_t 
     return out;
 }
 
+namespace {
+
+// Users per block of TopKBatch: at most 128, a score buffer of at most 2^21
+// floats and a GEMM of at most kBlockWork multiply-adds.
+int64_t BatchBlock(int64_t n_items, int32_t dim) {
+    const int64_t ni = std::max<int64_t>(n_items, 1);
+    return std::max<int64_t>(1, std::min({int64_t{128}, (int64_t{1} << 21) / ni,
+                                          kBlockWork / (ni * std::max(dim, 1))}));
+}
+
+int BatchThreads(int64_t n_users, int64_t n_items, int32_t dim, int32_t threads) {
+    const int64_t block = BatchBlock(n_items, dim);
+    const int64_t n_blocks = (n_users + block - 1) / block;
+    return static_cast<int>(
+        std::max<int64_t>(1, std::min<int64_t>(ResolveThreads(threads), n_blocks)));
+}
+
+// The k best eligible entries of scores (marked[j] = excluded), best first.
+void SelectTopK(const float* scores, int64_t n, const uint8_t* marked, int32_t k,
+                std::vector<std::pair<float, int64_t>>& heap, int64_t* out_index,
+                float* out_score, int32_t* out_count) {
+    // better: higher score, then lower index; the heap's front is the worst kept
+    auto better = [](const std::pair<float, int64_t>& a, const std::pair<float, int64_t>& b) {
+        return a.first > b.first || (a.first == b.first && a.second < b.second);
+    };
+    heap.clear();
+    for (int64_t j = 0; j < n; ++j) {
+        if (marked[j]) continue;
+        const std::pair<float, int64_t> c(scores[j], j);
+        if (static_cast<int32_t>(heap.size()) < k) {
+            heap.push_back(c);
+            std::push_heap(heap.begin(), heap.end(), better);
+        } else if (better(c, heap.front())) {
+            std::pop_heap(heap.begin(), heap.end(), better);
+            heap.back() = c;
+            std::push_heap(heap.begin(), heap.end(), better);
+        }
+    }
+    std::sort_heap(heap.begin(), heap.end(), better);
+    for (size_t r = 0; r < heap.size(); ++r) {
+        out_index[r] = heap[r].second;
+        out_score[r] = heap[r].first;
+    }
+    *out_count = static_cast<int32_t>(heap.size());
+}
+
+}  // namespace
+
+double TopKBatchMemory(int64_t n_users, int64_t n_items, int32_t dim, int32_t k, int32_t threads) {
+    const double nt = BatchThreads(n_users, n_items, dim, threads);
+    const double block = static_cast<double>(BatchBlock(n_items, dim));
+    return 4.0 * nt * block * (static_cast<double>(dim) + static_cast<double>(n_items)) +
+           nt * static_cast<double>(n_items) + 12.0 * nt * std::max(k, 0);
+}
+
+// Long: the checks, the blocks' GEMM and the per-user selection belong together.
+void TopKBatch(const float* users, int64_t n_users, const float* items, int64_t n_items,
+               int32_t dim, const int64_t* seen_offsets, const int32_t* seen_rows, int32_t k,
+               int32_t threads, int64_t* out_index, float* out_score, int32_t* out_count) {
+    constexpr const char* what = "top-k";
+    if (n_users < 0 || n_items < 0)
+        throw InvalidArgument("\"n_users\" and \"n_items\" must not be negative");
+    if (dim < 1 || dim > 1024)
+        throw InvalidArgument("\"dim\" must be between 1 and 1024, got " + std::to_string(dim));
+    if (k < 0) throw InvalidArgument("\"k\" must not be negative, got " + std::to_string(k));
+    if (threads < 0 || threads > 1024)
+        throw InvalidArgument("\"threads\" must be between 0 and 1024, got " + std::to_string(threads));
+    if (n_users == 0) return;
+    if (users == nullptr || (n_items > 0 && items == nullptr) || out_count == nullptr ||
+        (k > 0 && (out_index == nullptr || out_score == nullptr)))
+        throw InvalidArgument("user, item and output arrays must not be null");
+    if (seen_offsets != nullptr) {
+        if (seen_offsets[0] != 0) throw InvalidArgument("seen_offsets[0] must be 0");
+        for (int64_t r = 0; r < n_users; ++r)
+            if (seen_offsets[r + 1] < seen_offsets[r])
+                throw InvalidArgument("seen_offsets must not decrease");
+        const int64_t n_seen = seen_offsets[n_users];
+        if (n_seen > 0 && seen_rows == nullptr) throw InvalidArgument("seen_rows must not be null");
+        for (int64_t p = 0; p < n_seen; ++p)
+            if (seen_rows[p] < 0 || seen_rows[p] >= n_items)
+                throw InvalidArgument("seen row " + std::to_string(seen_rows[p]) +
+                                      " is not an item row");
+    }
+    if (k == 0 || n_items == 0) {
+        std::fill(out_count, out_count + n_users, 0);
+        return;
+    }
+    const ConstRowMapF Um(users, n_users, dim);
+    const ConstRowMapF Vm(items, n_items, dim);
+    if (!Um.allFinite()) throw DataError("user embeddings contain a non-finite value");
+    if (!Vm.allFinite()) throw DataError("item embeddings contain a non-finite value");
+    CheckMemory(TopKBatchMemory(n_users, n_items, dim, k, threads), what);
+
+    const int64_t block = BatchBlock(n_items, dim);
+    const int64_t n_blocks = (n_users + block - 1) / block;
+    const int nt = BatchThreads(n_users, n_items, dim, threads);
+    std::vector<RowMatrixF> S(static_cast<size_t>(nt), RowMatrixF(block, n_items));
+    std::vector<std::vector<uint8_t>> marks(static_cast<size_t>(nt),
+                                            std::vector<uint8_t>(static_cast<size_t>(n_items), 0));
+    std::vector<std::vector<std::pair<float, int64_t>>> heaps(static_cast<size_t>(nt));
+    for (auto& h : heaps) h.reserve(static_cast<size_t>(k));
+    ParallelErrors errors;
+    StopFlag stop;
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+    for (int64_t b = 0; b < n_blocks; ++b) {
+        if (stop.Poll()) continue;
+        errors.Run([&] {
+            const int t = ThreadIndex();
+            RowMatrixF& s = S[t];
+            std::vector<uint8_t>& mark = marks[t];
+            const int64_t first = b * block;
+            const int64_t nb = std::min(block, n_users - first);
+            s.topRows(nb).noalias() = Um.middleRows(first, nb) * Vm.transpose();
+            for (int64_t r = 0; r < nb; ++r) {
+                const int64_t u = first + r;
+                const float* row = s.row(r).data();
+                for (int64_t j = 0; j < n_items; ++j)
+                    if (!std::isfinite(row[j]))
+                        throw DataError("user row " + std::to_string(u) + " has a non-finite score");
+                const int64_t p0 = seen_offsets ? seen_offsets[u] : 0;
+                const int64_t p1 = seen_offsets ? seen_offsets[u + 1] : 0;
+                for (int64_t p = p0; p < p1; ++p) mark[static_cast<size_t>(seen_rows[p])] = 1;
+                SelectTopK(row, n_items, mark.data(), k, heaps[t], out_index + u * k,
+                           out_score + u * k, out_count + u);
+                for (int64_t p = p0; p < p1; ++p) mark[static_cast<size_t>(seen_rows[p])] = 0;
+            }
+        });
+    }
+    errors.Rethrow();
+    stop.ThrowIfStopped(what);
+}
+
 }  // namespace raid

@@ -68,6 +68,23 @@ struct TopKResult {
 TopKResult TopK(const float* user, const float* items, int64_t n_items, int32_t dim,
                 const uint8_t* exclude, int32_t k);
 
+// Top-k for many users at once (raid.recommend_all): users (n_users x dim)
+// against items (n_items x dim), row-major.  User r leaves out the item rows
+// seen_rows[seen_offsets[r] .. seen_offsets[r + 1]) (seen_offsets null: none)
+// and gets its best min(k, eligible) rows, best first, ties broken by lower
+// row index (as TopK), in out_index / out_score row r (k slots each) and
+// their count in out_count[r].  Blocks of users are scored by one GEMM each
+// and spread over threads (0 = all cores); the result does not depend on
+// the thread count.  Throws InvalidArgument for bad sizes or rows, DataError
+// for a non-finite embedding, Interrupted("top-k cancelled").
+// Memory: 4 t B (dim + n_items) + t n_items + 12 t k bytes (B users per block).
+void TopKBatch(const float* users, int64_t n_users, const float* items, int64_t n_items,
+               int32_t dim, const int64_t* seen_offsets, const int32_t* seen_rows, int32_t k,
+               int32_t threads, int64_t* out_index, float* out_score, int32_t* out_count);
+
+// Bytes TopKBatch allocates.
+double TopKBatchMemory(int64_t n_users, int64_t n_items, int32_t dim, int32_t k, int32_t threads);
+
 }  // namespace raid
 
 #endif  // RAID_CORE_EVAL_RANKING_H
