@@ -3,7 +3,7 @@
 # "Recommendations"): for each item count, a synthetic model of dim 64 whose
 # every item has an embedding (3,000 users with 40 interactions each, plus
 # filler users that touch every item once), then the latency of
-# raid.recommend(model, user, 10) for 200 users, exact and through an HNSW
+# raid.recommend(model, user, 10) for 200 users (BENCH_USERS), exact and through an HNSW
 # index (raid.create_index with its defaults), measured in the server
 # (clock_timestamp around each call, one session, after one warm-up call),
 # and the recall@10 of the index against exact scoring on those users.
@@ -14,6 +14,7 @@ set -euo pipefail
 source "$(dirname "$0")/common.sh"
 cd "$RAID_ROOT"
 sizes=${*:-10000 200000}
+users=${BENCH_USERS:-200}
 
 raid_install_deps
 raid_build_install
@@ -38,7 +39,7 @@ for n in $sizes; do
             BEGIN
                 PERFORM count(*) FROM raid.recommend('$m', 1, 10, exact => $exact);
                 FOR u IN SELECT user_id FROM raid.user_embeddings e JOIN raid.models USING (model_id)
-                         WHERE name = '$m' AND user_id < 100000 ORDER BY pg_catalog.hashint8(user_id) LIMIT 200 LOOP
+                         WHERE name = '$m' AND user_id < 100000 ORDER BY pg_catalog.hashint8(user_id) LIMIT $users LOOP
                     t0 := clock_timestamp();
                     SELECT count(*) INTO r FROM raid.recommend('$m', u, 10, exact => $exact);
                     INSERT INTO bench_lat VALUES ($n, '$path', u,

@@ -66,6 +66,19 @@ SELECT raid_try($$SELECT * FROM raid.recommend_all('m1', 0)$$);
 SELECT raid_try($$SELECT * FROM raid.similar_items('no_such_model', 1)$$);
 SELECT raid_try($$SELECT * FROM raid.similar_items('m1', 1, -1)$$);
 SELECT raid_try($$SELECT * FROM raid.similar_items('m1', 123456789)$$);
+-- fold_in / fold_in_user: unknown model, NULLs, bad columns and options, nothing to fold
+SELECT raid_try($$SELECT raid.fold_in('no_such_model', 'syn_inter')$$);
+SELECT raid_try($$SELECT raid.fold_in(NULL, 'syn_inter')$$);
+SELECT raid_try($$SELECT raid.fold_in('m1', 'syn_inter', 'no_col')$$);
+SELECT raid_try($$SELECT raid.fold_in('m1', 'syn_inter', options => '{"dim": 8}')$$);
+SELECT raid_try($$SELECT raid.fold_in('m1', 'syn_inter', options => '{"epochs": 0}')$$);
+SELECT raid_try($$SELECT raid.fold_in('m1', 'syn_inter', options => '[1]')$$);
+CREATE TABLE fold_unknown AS SELECT 5 AS user_id, 123456789 AS item_id;
+SELECT raid_try($$SELECT raid.fold_in('m1', 'fold_unknown')$$);
+DROP TABLE fold_unknown;
+SELECT raid_try($$SELECT raid.fold_in_user('m1', 5, '{}')$$);
+SELECT raid_try($$SELECT raid.fold_in_user('m1', 5, '{123456789}')$$);
+SELECT raid_try($$SELECT raid.fold_in_user('m1', NULL, '{1}')$$);
 -- create_index / drop_index: unknown model, no pgvector, bad settings, no index
 SELECT raid_try($$SELECT raid.create_index('no_such_model')$$);
 SELECT raid_try($$SELECT raid.create_index('m1')$$);

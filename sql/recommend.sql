@@ -80,3 +80,25 @@ SELECT (SELECT bool_and(abs(s.similarity - c.cos) < 1e-5) FROM s JOIN cos c ON c
          AS cosines_match,
        (SELECT count(*) FROM cos WHERE item_id NOT IN (SELECT similar_item_id FROM s)
           AND cos > (SELECT min(similarity) FROM s) + 1e-5) AS better_left_out;
+
+-- fold-in: a new user from its items, then recommended like the others
+SELECT users FROM raid.train('m_fold', 'syn_inter', options => '{"dim": 4, "epochs": 2, "threads": 1}');
+SELECT model, users, new_users, skipped_users, unknown_items
+FROM raid.fold_in_user('m_fold', 99999, '{1, 2, 3, 3, 123456789}');
+SELECT count(*) AS n, bool_and(item_id NOT IN (1, 2, 3)) AS own_items_left_out
+FROM raid.recommend('m_fold', 99999, 10);
+SELECT item_ids FROM raid.user_items JOIN raid.models USING (model_id) WHERE name = 'm_fold' AND user_id = 99999;
+-- a table: users 1 and 2 again (replaced), 99998 new, 99997 with no known item (skipped)
+CREATE TEMP TABLE fold_src (u int, i bigint);
+INSERT INTO fold_src VALUES (1, 5), (1, 6), (2, 7), (99998, 8), (99998, NULL), (99997, 123456789);
+SELECT model, users, new_users, skipped_users, unknown_items
+FROM raid.fold_in('m_fold', 'fold_src', 'u', 'i', '{"epochs": 5}');
+SELECT users = (SELECT count(*) FROM raid.user_embeddings JOIN raid.models USING (model_id) WHERE name = 'm_fold')
+       AS users_counted
+FROM raid.models WHERE name = 'm_fold';
+SELECT raid.drop_model('m_fold');
+-- a defended model: folded-in users are not protected yet, and raid says so
+SELECT users FROM raid.train('m_fold_d', 'syn_inter', attributes => 'syn_users', attribute_col => 'attribute',
+                             defense => 'center', options => '{"dim": 4, "epochs": 2, "threads": 1}');
+SELECT users FROM raid.fold_in_user('m_fold_d', 99999, '{1, 2}');
+SELECT raid.drop_model('m_fold_d');

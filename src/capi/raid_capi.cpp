@@ -36,6 +36,7 @@
 #include "../core/posthoc/align.h"
 #include "../core/posthoc/dp.h"
 #include "../core/posthoc/unlearn.h"
+#include "../core/train/fold_in.h"
 #include "../core/train/mf.h"
 
 struct raid_dataset {
@@ -312,6 +313,15 @@ double raid_topk_batch_memory(int64_t n_users, int64_t n_items, int32_t dim, int
     double bytes = 0;
     Guard(nullptr, [&] { bytes = raid::TopKBatchMemory(n_users, n_items, dim, k, threads); });
     return bytes;
+}
+
+raid_status raid_fold_in(const float* items, int64_t n_items, const int64_t* offsets,
+                         const int32_t* rows, const uint64_t* keys, int64_t n_users,
+                         const raid_mf_options* opts, float* out, raid_error* err) {
+    return Guard(err, [&] {
+        Require(opts, "options");
+        raid::FoldIn(items, n_items, offsets, rows, keys, n_users, raid::MfOptions(*opts), out);
+    });
 }
 
 /* -------------------------------------------------------------- synthetic */

@@ -233,6 +233,17 @@ raid_status raid_topk_batch(const float *users, int64_t n_users, const float *it
 double		raid_topk_batch_memory(int64_t n_users, int64_t n_items, int32_t dim, int32_t k,
 								   int32_t threads);
 
+/*
+ * Fold-in (core/train/fold_in.h): fills out (n_users x opts->dim) with the
+ * embeddings of users whose item rows are rows[offsets[u] .. offsets[u + 1])
+ * (ascending, distinct, at least one), solved against the fixed items
+ * (n_items x dim) with the training's loss and optimiser; keys[u] (the user's
+ * id) seeds user u.
+ */
+raid_status raid_fold_in(const float *items, int64_t n_items, const int64_t *offsets,
+						 const int32_t *rows, const uint64_t *keys, int64_t n_users,
+						 const raid_mf_options *opts, float *out, raid_error *err);
+
 /* ------------------------------------------------------------------------
  * Synthetic data with a planted categorical attribute
  * ------------------------------------------------------------------------ */

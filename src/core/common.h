@@ -170,7 +170,8 @@ std::string FormatBytes(double bytes);
     X(kTagMlpShuffle, 0x6d6c7073687566ULL) \
     X(kTagDpNoise, 0x64706e6f6973ULL) \
     X(kTagUnlearn, 0x756e6c726eULL) \
-    X(kTagAdversary, 0x616476ULL)
+    X(kTagAdversary, 0x616476ULL) \
+    X(kTagFoldIn, 0x666f6c64696eULL)
 // Commented streams:
 //   kTagAttribute: the defense of a second or later protected attribute
 //   kTagSynCluster: synthetic: the nonlinear kind's clusters
@@ -183,6 +184,7 @@ std::string FormatBytes(double bytes);
 //   kTagValidation: audit: the MLP's early-stopping holdout
 //   kTagAttack: audit: seed of one (attacker, fold) task
 //   kTagMlpInit: audit: MLP initial weights
+//   kTagFoldIn: fold-in: a user's initial embedding, order and negatives
 //   kTagMlpShuffle: audit: MLP minibatch order
 //   kTagDpNoise: defense 'dp': the noise of one user's row
 //   kTagUnlearn: defense 'unlearn': the bandwidth's sample and each step's draw

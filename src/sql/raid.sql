@@ -162,6 +162,34 @@ LANGUAGE C STABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION raid.similar_items IS 'the k items whose embeddings are most similar (cosine) to the item''s';
 
+CREATE TYPE raid.fold_in_summary AS (
+    model          text,
+    users          bigint,
+    new_users      bigint,
+    skipped_users  bigint,
+    unknown_items  bigint,
+    seconds        double precision
+);
+
+CREATE FUNCTION raid.fold_in(
+    model         text,
+    interactions  regclass,
+    user_col      name DEFAULT 'user_id',
+    item_col      name DEFAULT 'item_id',
+    options       jsonb DEFAULT '{}')
+RETURNS raid.fold_in_summary
+AS 'MODULE_PATHNAME', 'raid_fold_in_table'
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION raid.fold_in(text, regclass, name, name, jsonb) IS 'embeddings for the users of an interaction table, solved against the model''s items and stored in the model';
+
+CREATE FUNCTION raid.fold_in_user(model text, user_id bigint, item_ids bigint[], options jsonb DEFAULT '{}')
+RETURNS raid.fold_in_summary
+AS 'MODULE_PATHNAME', 'raid_fold_in_user'
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION raid.fold_in_user IS 'the embedding of one user from its items, solved against the model''s items and stored in the model';
+
 CREATE FUNCTION raid.create_index(model text, m integer DEFAULT 32, ef_construction integer DEFAULT 100)
 RETURNS regclass
 AS 'MODULE_PATHNAME', 'raid_create_index'
