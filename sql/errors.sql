@@ -53,6 +53,11 @@ SELECT raid_try($$SELECT raid.train('e', 'syn_inter', options => '{"threads": 50
 SELECT raid_try($$SELECT raid.train('e', 'syn_inter', options => '{"replace": 1}')$$);
 SELECT raid_try($$SELECT raid.train('e', 'syn_inter', options => '{"holdout": "yes"}')$$);
 SELECT raid_try($$SELECT raid.train('e', 'syn_inter', options => '{"lr": null}')$$);
+-- warm_start: not a name, an unknown model, another dimension
+SELECT raid_try($$SELECT raid.train('e', 'syn_inter', options => '{"warm_start": 5}')$$);
+SELECT raid_try($$SELECT raid.train('e', 'syn_inter', options => '{"warm_start": "no_such_model"}')$$);
+SELECT raid_try($$SELECT raid.train('e', 'syn_inter', options => '{"warm_start": "m1", "dim": 4}')$$);
+SELECT raid_try($$SELECT raid.train('e', 'syn_inter', options => '{"warm_start": ""}')$$);
 -- an existing model without replace
 SELECT raid_try($$SELECT raid.train('m1', 'syn_inter')$$);
 -- recommend: unknown model, k <= 0, unknown user

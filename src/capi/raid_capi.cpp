@@ -546,6 +546,15 @@ raid_status raid_mf_set_defense_eta(raid_trainer* tr, int32_t attribute, double 
 }
 
 // Replaces the user embeddings of a trained model.
+raid_status raid_mf_set_initial(raid_trainer* tr, const float* users, const uint8_t* user_given,
+                                const float* items, const uint8_t* item_given, raid_error* err) {
+    return Guard(err, [&] {
+        Require(tr, "trainer");
+        Require(tr->impl.get(), "trainer");
+        tr->impl->SetInitialEmbeddings(users, user_given, items, item_given);
+    });
+}
+
 raid_status raid_mf_set_user_embeddings(raid_trainer* tr, const float* user_embeddings, raid_error* err) {
     return Guard(err, [&] {
         Require(tr, "trainer");

@@ -393,6 +393,14 @@ raid_status raid_mf_set_defense_eta(raid_trainer *tr, int32_t attribute, double 
 									raid_error *err);
 
 /*
+ * Warm start, before the first step: the user rows with user_given[i] != 0
+ * start from users[i] (n_users x dim), the item rows with item_given[j] != 0
+ * from items[j]; either pair may be NULL.  Dense row order of the dataset.
+ */
+raid_status raid_mf_set_initial(raid_trainer *tr, const float *users, const uint8_t *user_given,
+								const float *items, const uint8_t *item_given, raid_error *err);
+
+/*
  * Replaces a trained model's user embeddings (n_users x dim, row-major,
  * copied), e.g. with a null-aligned copy; RAID_INVALID_ARGUMENT before
  * training is done or for a non-finite value.

@@ -57,6 +57,7 @@ static void
 parse_args(FunctionCallInfo fcinfo, TrainArgs *a)
 {
 	int			kind;
+	Jsonb	   *options;
 
 	raid_require_arg(fcinfo, 0, "model");
 	raid_require_arg(fcinfo, 1, "interactions");
@@ -105,7 +106,9 @@ parse_args(FunctionCallInfo fcinfo, TrainArgs *a)
 		a->attribute_col = list.data;
 	}
 
-	raid_parse_train_options(PG_ARGISNULL(7) ? NULL : PG_GETARG_JSONB_P(7), kind, &a->opts);
+	options = PG_ARGISNULL(7) ? NULL : PG_GETARG_JSONB_P(7);
+	a->warm_start = raid_take_warm_start(&options);
+	raid_parse_train_options(options, kind, &a->opts);
 	a->opts.mf.threads = raid_effective_threads(a->opts.mf.threads);
 }
 
@@ -151,6 +154,12 @@ raid_check_train_args(PG_FUNCTION_ARGS)
 	parse_args(fcinfo, &a);
 	SPI_connect();
 	(void) check_name_free(&a);
+	if (a.warm_start != NULL)
+	{
+		int64		n_items;
+
+		(void) raid_check_warm_start(&a, &n_items);
+	}
 	SPI_finish();
 	PG_RETURN_VOID();
 }
@@ -289,6 +298,7 @@ raid_train(PG_FUNCTION_ARGS)
 	Protected  *prot = NULL;
 	int			n_prot = 0;
 	TargetLog	target_log = {0};
+	WarmStart	warm = {0};
 	raid_posthoc_summary posthoc = {0};
 	RaidUserSwitch sw;
 	instr_time	start,
@@ -314,6 +324,8 @@ raid_train(PG_FUNCTION_ARGS)
 	SPI_connect();
 
 	existing = check_name_free(&a);
+	if (a.warm_start != NULL)
+		(void) raid_check_warm_start(&a, &warm.items);	/* before any work; counted again below */
 
 	/* load */
 	raid_report_progress(0.0, 0, "loading");
@@ -346,6 +358,8 @@ raid_train(PG_FUNCTION_ARGS)
 	h->trainer = raid_mf_create(h->dataset, &a.opts.mf, &err);
 	if (h->trainer == NULL)
 		raid_report_error(&err, "creating the trainer");
+	if (a.warm_start != NULL)
+		raid_apply_warm_start(&a, h, &info, &warm);
 	if (a.raid_defense)
 		prot = setup_defense(&a, h, &info, &n_prot);
 	else if (a.opts.defense_kind == RAID_DEFENSE_ADVERSARIAL)
@@ -423,6 +437,7 @@ raid_train(PG_FUNCTION_ARGS)
 		raid_add_defense_metrics(&m, h->trainer, prot, n_prot, &a.opts, &target_log, t.target);
 	else if (a.opts.defense_kind != RAID_DEFENSE_NONE)
 		raid_add_posthoc_metrics(&m, &a, &posthoc);
+	raid_add_warm_start_metrics(&m, &warm);
 	raid_json_jsonb(&m, "epochs", raid_json_finish(&epochs));
 	raid_json_object_end(&m);
 	metrics = raid_json_finish_text(&m);

@@ -31,8 +31,17 @@ typedef struct TrainArgs
 	int			n_attributes;
 	char	   *defense;
 	bool		raid_defense;	/* defense => 'raid' */
+	char	   *warm_start;		/* option warm_start: a model name, or NULL */
 	RaidTrainOptions opts;
 } TrainArgs;
+
+/* What the warm start matched (train_warm.c). */
+typedef struct WarmStart
+{
+	const char *model;			/* NULL: no warm start */
+	int64		users;
+	int64		items;
+} WarmStart;
 
 /* The protected attribute of the trained users, for the defense. */
 typedef struct UserClasses
@@ -247,6 +256,16 @@ extern int64 raid_insert_model_row(const TrainArgs *a, const raid_dataset_info *
 
 /* Deletes the current role's model of that name (embeddings cascade). */
 extern void raid_delete_model(int64 model_id);
+
+/* train_warm.c */
+/* Takes the option "warm_start" (a model name) out of the options, or NULL. */
+extern char *raid_take_warm_start(Jsonb **options);
+/* Inside SPI: the warm start's model id (42704 if missing, 22023 for another dim). */
+extern int64 raid_check_warm_start(const TrainArgs *a, int64 *n_items);
+/* Inside SPI, before training: starts the trainer from the earlier model. */
+extern void raid_apply_warm_start(const TrainArgs *a, RaidCoreHandles *h, const raid_dataset_info *info,
+								  WarmStart *log);
+extern void raid_add_warm_start_metrics(RaidJson *j, const WarmStart *log);
 
 /* Records the store time once it is known. */
 extern void raid_update_store_seconds(int64 model_id, double seconds);

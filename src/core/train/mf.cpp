@@ -365,6 +365,29 @@ void MfTrainer::RebuildPull() {
 }
 
 // Replaces the user embeddings after training (see mf.h).
+void MfTrainer::SetInitialEmbeddings(const float* users, const uint8_t* user_given,
+                                     const float* items, const uint8_t* item_given) {
+    if (epoch_ > 0 || cursor_ > 0 || done_)
+        throw InvalidArgument("initial embeddings must be set before the first training step");
+    const int64_t dim = options_.dim;
+    auto apply = [&](const float* src, const uint8_t* given, int64_t n, AlignedFloats& rows,
+                     AlignedFloats& compact, const char* what) {
+        if (src == nullptr || given == nullptr) return;
+        for (int64_t i = 0; i < n; ++i)
+            if (given[i])
+                for (int64_t k = 0; k < dim; ++k)
+                    if (!std::isfinite(src[i * dim + k]))
+                        throw InvalidArgument(std::string("initial ") + what + " embeddings: non-finite value");
+        for (int64_t i = 0; i < n; ++i)
+            if (given[i]) {
+                std::copy_n(src + i * dim, dim, rows.data() + i * row_stride_);
+                std::copy_n(src + i * dim, dim, compact.data() + i * dim);
+            }
+    };
+    apply(users, user_given, data_.n_users(), user_rows_, U_, "user");
+    apply(items, item_given, data_.n_items(), item_rows_, V_, "item");
+}
+
 void MfTrainer::SetUserEmbeddings(const float* rows) {
     if (!done_) throw InvalidArgument("user embeddings can be replaced only after training");
     if (rows == nullptr) throw InvalidArgument("user embeddings: null table");

@@ -229,6 +229,15 @@ class MfTrainer {
     const AlignedFloats& user_embeddings() const { return U_; }
     const AlignedFloats& item_embeddings() const { return V_; }
 
+    // Warm start: replaces the initial weights of the user rows with
+    // user_given[i] != 0 by users[i] (n_users x dim, row-major) and of the
+    // item rows with item_given[j] != 0 by items[j]; the other rows keep
+    // their seeded N(0, init_std^2) start and every Adagrad accumulator
+    // starts at zero.  Either table may be null (none given).  Throws
+    // InvalidArgument after the first Step() or for a non-finite given row.
+    void SetInitialEmbeddings(const float* users, const uint8_t* user_given, const float* items,
+                              const uint8_t* item_given);
+
     // Replaces the user embeddings (n_users x dim, row-major) once training
     // is done, for a post-training step such as the defense's final
     // alignment; the defense's class distance after training is measured
