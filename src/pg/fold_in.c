@@ -101,7 +101,7 @@ open_model(FoldCtx *c, const char *model, Jsonb *overrides)
 				(errmsg("model \"%s\" was trained with defense '%s', and folded-in users do not get its protection yet",
 						model, defense),
 				 errhint("Audit the model with raid.audit() after a fold-in before relying on it.")));
-	raid_read_items(c->model_id, c->dim, n_items, &c->items, CurrentMemoryContext);
+	raid_model_items(c->model_id, c->dim, n_items, &c->items);
 }
 
 /*

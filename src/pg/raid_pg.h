@@ -237,6 +237,8 @@ typedef struct RaidItems
 } RaidItems;
 extern void raid_read_items(int64 model_id, int dim, int64 n_items, RaidItems *out,
 							MemoryContext cxt);
+/* The same, kept between calls for the last model served (read-only). */
+extern void raid_model_items(int64 model_id, int dim, int64 n_items, RaidItems *out);
 
 /* Longest model name in bytes (that of a PostgreSQL identifier). */
 #define RAID_MAX_MODEL_NAME (NAMEDATALEN - 1)

@@ -56,7 +56,6 @@ static void
 open_model(FunctionCallInfo fcinfo, const char *model, int32 k, int64 *model_id, int *dim,
 		   RaidItems *items)
 {
-	MemoryContext caller = CurrentMemoryContext;
 	int64		n_items;
 
 	raid_check_model_name(model);
@@ -64,7 +63,7 @@ open_model(FunctionCallInfo fcinfo, const char *model, int32 k, int64 *model_id,
 	InitMaterializedSRF(fcinfo, 0);
 	SPI_connect();
 	raid_lookup_served_model(model, model_id, dim, &n_items);
-	raid_read_items(*model_id, *dim, n_items, items, caller);
+	raid_model_items(*model_id, *dim, n_items, items);
 }
 
 /* Fills b from the cursor's current rows (user_id, embedding, item_ids). */
@@ -217,7 +216,16 @@ raid_similar_items(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("item " INT64_FORMAT " is not in model \"%s\"", item_id, model),
 				 errdetail("The model was trained on items that have interactions.")));
-	/* cosine: every row scaled to unit length (a zero row stays zero) */
+	/* cosine: every row scaled to unit length (a zero row stays zero), in a copy */
+	{
+		float	   *copy;
+
+		raid_check_memory(4.0 * dim * items.n, "a copy of the item embeddings");
+		copy = palloc_extended(sizeof(float) * dim * Max(items.n, 1), MCXT_ALLOC_HUGE);
+
+		memcpy(copy, items.emb, sizeof(float) * dim * items.n);
+		items.emb = copy;
+	}
 	for (int64 j = 0; j < items.n; j++)
 	{
 		float	   *v = items.emb + j * dim;
