@@ -102,3 +102,16 @@ SELECT users FROM raid.train('m_fold_d', 'syn_inter', attributes => 'syn_users',
                              defense => 'center', options => '{"dim": 4, "epochs": 2, "threads": 1}');
 SELECT users FROM raid.fold_in_user('m_fold_d', 99999, '{1, 2}');
 SELECT raid.drop_model('m_fold_d');
+
+-- raid.item_cache 0: the items are read on every call, with the same results
+CREATE TEMP TABLE cached AS
+  SELECT 'rec' AS f, item_id, score FROM raid.recommend('m1', 7, 5)
+  UNION ALL SELECT 'sim', similar_item_id, similarity FROM raid.similar_items('m1', 7, 5)
+  UNION ALL SELECT 'all', item_id, score FROM raid.recommend_all('m1', 3) WHERE user_id = 8;
+SET raid.item_cache = 0;
+SELECT count(*) AS differing FROM (
+  (SELECT 'rec' AS f, item_id, score FROM raid.recommend('m1', 7, 5)
+   UNION ALL SELECT 'sim', similar_item_id, similarity FROM raid.similar_items('m1', 7, 5)
+   UNION ALL SELECT 'all', item_id, score FROM raid.recommend_all('m1', 3) WHERE user_id = 8)
+  EXCEPT SELECT * FROM cached) d;
+RESET raid.item_cache;

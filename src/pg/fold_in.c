@@ -37,6 +37,7 @@ static const char *const fold_options[] = {"epochs", "lr", "l2", "negatives", "i
 typedef struct FoldCtx
 {
 	const char *model;
+	MemoryContext cxt;			/* the caller's, outside SPI */
 	int64		model_id;
 	int			dim;
 	RaidItems	items;
@@ -101,7 +102,7 @@ open_model(FoldCtx *c, const char *model, Jsonb *overrides)
 				(errmsg("model \"%s\" was trained with defense '%s', and folded-in users do not get its protection yet",
 						model, defense),
 				 errhint("Audit the model with raid.audit() after a fold-in before relying on it.")));
-	raid_model_items(c->model_id, c->dim, n_items, &c->items);
+	raid_model_items(c->model_id, c->dim, n_items, &c->items, c->cxt);
 }
 
 /*
@@ -296,6 +297,7 @@ raid_fold_in_table(PG_FUNCTION_ARGS)
 	raid_check_integer_column(relid, icol);
 	if (!raid_lock_model(GetUserId(), model, true, true))
 		raid_model_busy_error(model);
+	c.cxt = CurrentMemoryContext;
 	SPI_connect();
 	open_model(&c, model, PG_ARGISNULL(4) ? DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")))
 			   : PG_GETARG_JSONB_P(4));
@@ -370,6 +372,7 @@ raid_fold_in_user(PG_FUNCTION_ARGS)
 			items[n++] = items[i];
 	if (!raid_lock_model(GetUserId(), model, true, true))
 		raid_model_busy_error(model);
+	c.cxt = CurrentMemoryContext;
 	SPI_connect();
 	open_model(&c, model, PG_ARGISNULL(3) ? DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")))
 			   : PG_GETARG_JSONB_P(3));

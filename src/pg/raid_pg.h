@@ -23,6 +23,8 @@ extern int	raid_max_threads;
 extern int	raid_max_memory;		/* MB, 0 = no limit */
 extern int	raid_ef_search;			/* raid.ef_search */
 #define RAID_DEFAULT_EF_SEARCH 200
+extern int	raid_item_cache_mb;		/* raid.item_cache */
+#define RAID_DEFAULT_ITEM_CACHE_MB 512
 
 /*
  * Raises 53200 unless `bytes` fit in raid.max_memory; for the glue's own
@@ -237,8 +239,12 @@ typedef struct RaidItems
 } RaidItems;
 extern void raid_read_items(int64 model_id, int dim, int64 n_items, RaidItems *out,
 							MemoryContext cxt);
-/* The same, kept between calls for the last model served (read-only). */
-extern void raid_model_items(int64 model_id, int dim, int64 n_items, RaidItems *out);
+/*
+ * The same, kept between calls for the last model served (read-only); read
+ * into cxt for this call only when it does not fit in raid.item_cache.
+ */
+extern void raid_model_items(int64 model_id, int dim, int64 n_items, RaidItems *out,
+							 MemoryContext cxt);
 
 /* Longest model name in bytes (that of a PostgreSQL identifier). */
 #define RAID_MAX_MODEL_NAME (NAMEDATALEN - 1)

@@ -173,7 +173,7 @@ exact_topk(const RecQuery *q, int k, Scored *out, MemoryContext caller)
 	int32		n_out = 0;
 	raid_error	err;
 
-	raid_model_items(q->model_id, q->dim, q->n_items, &items);
+	raid_model_items(q->model_id, q->dim, q->n_items, &items, caller);
 	exclude = MemoryContextAllocZero(caller, Max(items.n, 1));
 	for (int64 j = 0; j < items.n; j++)
 		exclude[j] = bsearch(&items.ids[j], q->seen_ids, q->n_seen, sizeof(int64), raid_cmp_int64) != NULL;

@@ -35,6 +35,7 @@ PG_FUNCTION_INFO_V1(raid_create_index);
 PG_FUNCTION_INFO_V1(raid_drop_index);
 
 int			raid_ef_search = RAID_DEFAULT_EF_SEARCH;
+int			raid_item_cache_mb = RAID_DEFAULT_ITEM_CACHE_MB;
 
 /* pgvector's HNSW limits (vector type, hnsw access method) */
 #define HNSW_MAX_DIM 2000
@@ -159,7 +160,8 @@ raid_read_items(int64 model_id, int dim, int64 n_items, RaidItems *out, MemoryCo
  * them through SPI takes 0.7 s where ranking them takes milliseconds.  The
  * key is the database, the model id and the model's created_at: ids restart
  * after DROP EXTENSION, the creation time does not repeat.  One model at a
- * time, so the memory kept is one model's items (about 12 dim bytes each).
+ * time, and only if its items (4 dim + 8 bytes each) fit in raid.item_cache:
+ * every backend that serves keeps its own copy.
  */
 static struct
 {
@@ -172,7 +174,7 @@ static struct
 }			item_cache;
 
 void
-raid_model_items(int64 model_id, int dim, int64 n_items, RaidItems *out)
+raid_model_items(int64 model_id, int dim, int64 n_items, RaidItems *out, MemoryContext cxt)
 {
 	Oid			types[1] = {INT8OID};
 	Datum		args[1] = {Int64GetDatum(model_id)};
@@ -191,6 +193,13 @@ raid_model_items(int64 model_id, int dim, int64 n_items, RaidItems *out)
 	}
 	if (item_cache.cxt != NULL)
 		MemoryContextDelete(item_cache.cxt);
+	item_cache.cxt = NULL;
+	if ((double) n_items * (4.0 * dim + 8.0) > (double) raid_item_cache_mb * 1024.0 * 1024.0)
+	{
+		/* too large to keep (raid.item_cache): read for this call only */
+		raid_read_items(model_id, dim, n_items, out, cxt);
+		return;
+	}
 	item_cache.cxt = AllocSetContextCreate(TopMemoryContext, "raid item cache", ALLOCSET_DEFAULT_SIZES);
 	item_cache.model_id = -1;	/* an error while reading leaves it unmatched */
 	raid_read_items(model_id, dim, n_items, &item_cache.items, item_cache.cxt);
@@ -211,6 +220,15 @@ raid_serve_define_settings(void)
 							&raid_ef_search,
 							RAID_DEFAULT_EF_SEARCH, 1, 1000,
 							PGC_USERSET, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("raid.item_cache",
+							"Memory a backend may keep for the item embeddings of the last model it served.",
+							"Exact raid.recommend, raid.recommend_all, raid.similar_items and fold-ins "
+							"rank from it instead of reading the items on every call; a model whose items "
+							"do not fit is read for each call.  0 turns it off.",
+							&raid_item_cache_mb,
+							RAID_DEFAULT_ITEM_CACHE_MB, 0, INT_MAX / 2,
+							PGC_SUSET, GUC_UNIT_MB,
 							NULL, NULL, NULL);
 }
 

@@ -56,6 +56,7 @@ static void
 open_model(FunctionCallInfo fcinfo, const char *model, int32 k, int64 *model_id, int *dim,
 		   RaidItems *items)
 {
+	MemoryContext caller = CurrentMemoryContext;
 	int64		n_items;
 
 	raid_check_model_name(model);
@@ -63,7 +64,7 @@ open_model(FunctionCallInfo fcinfo, const char *model, int32 k, int64 *model_id,
 	InitMaterializedSRF(fcinfo, 0);
 	SPI_connect();
 	raid_lookup_served_model(model, model_id, dim, &n_items);
-	raid_model_items(*model_id, *dim, n_items, items);
+	raid_model_items(*model_id, *dim, n_items, items, caller);
 }
 
 /* Fills b from the cursor's current rows (user_id, embedding, item_ids). */
