@@ -253,6 +253,7 @@ read_batch(int64 *ids, int64 **offs, int64 **items, int64 *cap)
 		if (pos + len > *cap)
 		{
 			*cap = Max(2 * *cap, pos + len);
+			raid_check_memory(8.0 * *cap, "the users' items of a fold-in batch");
 			*items = repalloc_huge(*items, sizeof(int64) * *cap);
 		}
 		memcpy(*items + pos, ARR_DATA_PTR(arr), sizeof(int64) * len);

@@ -98,6 +98,7 @@ fill_batch(UserBatch *b, const RaidItems *items, int dim)
 			if (pos + n > b->seen_cap)
 			{
 				b->seen_cap = Max(2 * b->seen_cap, pos + n);
+				raid_check_memory(4.0 * b->seen_cap, "the training items of a batch of users");
 				b->seen_rows = repalloc_huge(b->seen_rows, sizeof(int32) * b->seen_cap);
 			}
 			for (int s = 0; s < n; s++)

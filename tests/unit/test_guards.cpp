@@ -599,4 +599,25 @@ TEST_F(Guards, TopKBatchIsCancellableAndRespectsTheBudget) {
     EXPECT_TRUE(IsBudgetMessage(err.message, "top-k")) << err.message;
 }
 
+TEST_F(Guards, FoldInPollsWithinOneLongUser) {
+    const int64_t ni = 5000;
+    const int32_t dim = 16;
+    std::vector<float> items(ni * dim, 0.01f);
+    std::vector<int32_t> rows(ni);
+    for (int32_t j = 0; j < ni; ++j) rows[j] = j;
+    const int64_t off[] = {0, ni};
+    const uint64_t keys[] = {1};
+    raid_mf_options o;
+    raid_mf_options_default(&o);
+    o.dim = dim;
+    o.epochs = 50;
+    o.threads = 1;
+    std::vector<float> out(dim);
+    raid_error err;
+    StopAfter(3);  // one poll before the user, then one per pass: stops in its third pass
+    EXPECT_EQ(raid_fold_in(items.data(), ni, off, rows.data(), keys, 1, &o, out.data(), &err),
+              RAID_INTERRUPTED);
+    EXPECT_STREQ(err.message, "fold-in cancelled");
+}
+
 }  // namespace

@@ -22,7 +22,8 @@ bool Contains(const int32_t* row, int64_t n, int32_t x) { return std::binary_sea
 
 // One user's embedding (u, dim floats) from its item rows.
 void SolveUser(const float* items, int64_t n_items, const int32_t* row, int64_t len, uint64_t key,
-               const MfOptions& o, float* u, std::vector<float>& gu, std::vector<int32_t>& order) {
+               const MfOptions& o, float* u, std::vector<float>& gu, std::vector<int32_t>& order,
+               StopFlag* stop) {
     const int dim = o.dim;
     const float lr = static_cast<float>(o.lr);
     const float l2 = static_cast<float>(o.l2);
@@ -32,6 +33,7 @@ void SolveUser(const float* items, int64_t n_items, const int32_t* row, int64_t 
     float acc = 0.0f;
     order.assign(row, row + len);
     for (int32_t e = 1; e <= o.epochs; ++e) {
+        if (stop->Poll()) return;  // a user with very many items: a poll per pass
         Rng rng(Key(o.seed, kTagFoldIn, key, static_cast<uint64_t>(e)));
         for (int64_t p = len - 1; p > 0; --p)  // Fisher-Yates
             std::swap(order[static_cast<size_t>(p)],
@@ -107,7 +109,7 @@ void FoldIn(const float* items, int64_t n_items, const int64_t* offsets, const i
             if (stop.Poll()) continue;
             errors.Run([&] {
                 SolveUser(items, n_items, rows + offsets[u], offsets[u + 1] - offsets[u], keys[u], o,
-                          out + u * dim, gu, order);
+                          out + u * dim, gu, order, &stop);
             });
         }
     }

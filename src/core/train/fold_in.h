@@ -12,8 +12,8 @@
 //
 // Cost: epochs * items * (1 + negatives) * 2 dim multiply-adds per user.
 // Memory: nothing beyond the output (a few dim-sized buffers per thread).
-// Cancellation: polls the interrupt check before each user; throws
-// Interrupted("fold-in cancelled").
+// Cancellation: polls the interrupt check before each user and each of its
+// passes; throws Interrupted("fold-in cancelled").
 #ifndef RAID_CORE_TRAIN_FOLD_IN_H
 #define RAID_CORE_TRAIN_FOLD_IN_H
 
